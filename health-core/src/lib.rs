@@ -1,0 +1,92 @@
+//! Lock-free health state for Kubernetes liveness, readiness and startup probes: a probe
+//! is a few atomic loads, never a lock, never an allocation, never a call to a dependency.
+//!
+//! # Example
+//!
+//! ```
+//! use std::time::Duration;
+//! use health_core::{CheckKind, CheckSpec, Heartbeat, Outcome, Probe, Registry, StartupGate};
+//!
+//! let worker = Heartbeat::new();
+//! let warmup = StartupGate::new();
+//! let mut builder = Registry::builder();
+//! let db = builder.push(CheckSpec::new("db").readiness().kind(CheckKind::Dependency))?;
+//! builder.heartbeat(CheckSpec::new("worker").liveness().max_age(Duration::from_secs(30)), &worker)?;
+//! builder.gate(CheckSpec::new("warmup").startup(), &warmup)?;
+//! let registry = builder.build();
+//!
+//! assert_eq!(registry.probe(Probe::Startup), Outcome::Fail);
+//! assert_eq!(registry.probe(Probe::Readiness), Outcome::Fail); // not started yet
+//! warmup.done();
+//! db.healthy();
+//! worker.beat();
+//! assert_eq!(registry.probe(Probe::Readiness), Outcome::Pass);
+//!
+//! db.unhealthy("connection refused");                         // a dependency outage…
+//! assert_eq!(registry.probe(Probe::Readiness), Outcome::Fail);
+//! assert_eq!(registry.probe(Probe::Liveness), Outcome::Pass);  // …never restarts the pod
+//!
+//! registry.begin_shutdown();                                  // drain: readiness fails at once
+//! assert_eq!(registry.probe(Probe::Readiness), Outcome::Fail);
+//! # Ok::<(), health_core::RegistryError>(())
+//! ```
+//!
+//! # Items
+//!
+//! **Describing checks:** [`CheckSpec`], [`CheckKind`], [`Probes`], [`validate_name`],
+//! [`RegistryError`].
+//!
+//! **Building and reading:** [`Registry`], [`RegistryBuilder`], [`CheckView`],
+//! [`CheckSnapshot`], [`Aggregate`], [`Subscription`], [`Phase`].
+//!
+//! **Publishing:** [`CheckHandle`], [`Report`], [`Observed`], [`Heartbeat`],
+//! [`StartupGate`].
+//!
+//! **Values and time:** [`Status`], [`Probe`], [`Outcome`], [`Clock`], [`ManualClock`],
+//! [`Timestamp`].
+//!
+//! # Semantics
+//!
+//! A probe fails if a critical member is Unhealthy or stale, or (readiness and startup
+//! only) still Unknown; it warns (and still passes) if a member is Degraded or a
+//! non-critical member fails; otherwise it passes. A probe with no members passes.
+//! Readiness also fails until the startup probe has passed once (it latches) and from
+//! the moment [`Registry::begin_shutdown`] is called.
+//!
+//! # Memory ordering
+//!
+//! Each probe keeps its failing and warning member counts packed in one atomic word; a
+//! check's single current *owner* moves the check's contribution along its statuses in
+//! order, so a reader's single `Acquire` load sees counts some real sequence of writes
+//! produced. Writers never wait: a write that finds the check owned leaves its report for
+//! the owner. The protocol, with the happens-before chain from a write to a read, is
+//! described in the `registry` module's source, and every step is model-checked with
+//! loom (`tests/loom.rs`).
+//!
+//! # Features
+//!
+//! - `derive`: `#[derive(HealthCheck)]`.
+//! - `runtime`: the tokio runner for evaluated checks.
+
+#![forbid(unsafe_code)]
+#![doc(test(attr(deny(warnings))))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![cfg_attr(loom, allow(dead_code))]
+
+mod clock;
+mod heartbeat;
+mod registry;
+mod report;
+mod spec;
+mod status;
+mod sync;
+
+pub use crate::clock::{Clock, ManualClock, Timestamp};
+pub use crate::heartbeat::{Heartbeat, StartupGate};
+pub use crate::registry::{
+    Aggregate, CheckHandle, CheckSnapshot, CheckView, Phase, Registry, RegistryBuilder,
+    Subscription,
+};
+pub use crate::report::{Observed, Report};
+pub use crate::spec::{CheckKind, CheckSpec, MAX_NAME_LEN, Probes, RegistryError, validate_name};
+pub use crate::status::{Outcome, Probe, Status};
