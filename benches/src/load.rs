@@ -1,0 +1,209 @@
+//! The in-process load client: N keep-alive HTTP/1.1 connections, each sending its next request
+//! as soon as the previous response is read, for a fixed time.
+//!
+//! Every request's latency is kept (in microseconds, one `u32` each), so percentiles are exact:
+//! at loopback rates a 5-second window holds a few hundred thousand samples, a few MB at most.
+//!
+//! # Examples
+//!
+//! ```
+//! use std::time::Duration;
+//!
+//! use health_benches::{load::Load, peers};
+//! use tokio::net::TcpListener;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> std::io::Result<()> {
+//! let listener = TcpListener::bind("127.0.0.1:0").await?;
+//! let addr = listener.local_addr()?;
+//! let server = tokio::spawn(peers::serve_floor(listener));
+//!
+//! let load = Load { connections: 2, warmup: Duration::ZERO, window: Duration::from_millis(20) };
+//! let report = load.run(addr, "/readyz").await?;
+//! println!("{:.0} req/s, p99 {} µs", report.per_second(), report.percentile(990));
+//! server.abort();
+//! # Ok(())
+//! # }
+//! ```
+
+use std::io;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
+use hyper::client::conn::http1;
+use hyper::header::HOST;
+use hyper::{Request, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+
+/// How to load one server.
+#[derive(Clone, Copy, Debug)]
+pub struct Load {
+    /// Keep-alive connections, each with one request in flight at a time.
+    pub connections: usize,
+    /// Time spent requesting before anything is recorded: connection set-up, allocator and
+    /// cache warm-up.
+    pub warmup: Duration,
+    /// Time over which requests are recorded, after the warm-up.
+    pub window: Duration,
+}
+
+impl Load {
+    /// Loads the server at `addr` with `GET path` and reports the requests of the window.
+    ///
+    /// Runs its connections as tasks on the current tokio runtime, so the server under test
+    /// and the client share its worker threads.
+    ///
+    /// # Errors
+    ///
+    /// Returns the first connection failure or the first answer that is not `200 OK`: a server
+    /// that fails its probe is not measured.
+    pub async fn run(&self, addr: SocketAddr, path: &str) -> io::Result<Report> {
+        // Set-up happens inside the warm-up, so no barrier is needed to start the connections
+        // together: whatever they do before `recording` is not counted.
+        let recording = Instant::now() + self.warmup;
+        let end = recording + self.window;
+        let tasks: Vec<_> = (0..self.connections)
+            .map(|_| tokio::spawn(connection(addr, path.to_owned(), recording, end)))
+            .collect();
+        let mut micros = Vec::new();
+        for task in tasks {
+            micros.extend(task.await.map_err(io::Error::other)??);
+        }
+        micros.sort_unstable();
+        Ok(Report {
+            micros,
+            window: self.window,
+        })
+    }
+}
+
+/// Requests `path` over one keep-alive connection until `end`, returning the latency in µs of
+/// each request sent at or after `recording` and answered by `end`.
+///
+/// Requests straddling either edge are dropped, at most one per connection at each edge; the
+/// request rate is therefore a hair low, equally for every server.
+async fn connection(
+    addr: SocketAddr,
+    path: String,
+    recording: Instant,
+    end: Instant,
+) -> io::Result<Vec<u32>> {
+    let stream = TcpStream::connect(addr).await?;
+    // Each request is a single small write; without this, Nagle's algorithm could hold it back
+    // behind an unacknowledged previous segment and measure the kernel instead of the server.
+    stream.set_nodelay(true)?;
+    let (mut sender, connection) = http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(io::Error::other)?;
+    // Drives the socket; ends once `sender` is dropped at the end of this function.
+    tokio::spawn(connection);
+    let host = addr.to_string();
+    let mut micros = Vec::new();
+    loop {
+        // Waits until the previous exchange is fully done, outside the timed part: that is the
+        // client's own bookkeeping.
+        sender.ready().await.map_err(io::Error::other)?;
+        let request = Request::get(path.as_str())
+            .header(HOST, host.as_str())
+            .body(Empty::<Bytes>::new())
+            .map_err(io::Error::other)?;
+        let sent = Instant::now();
+        if sent >= end {
+            return Ok(micros);
+        }
+        let response = sender
+            .send_request(request)
+            .await
+            .map_err(io::Error::other)?;
+        let status = response.status();
+        // The body is read to the end, as a kubelet does, and so that the connection is reused.
+        response
+            .into_body()
+            .collect()
+            .await
+            .map_err(io::Error::other)?;
+        let answered = Instant::now();
+        if status != StatusCode::OK {
+            return Err(io::Error::other(format!("{addr}{path} answered {status}")));
+        }
+        if sent >= recording && answered <= end {
+            let latency = answered.duration_since(sent).as_micros();
+            micros.push(u32::try_from(latency).unwrap_or(u32::MAX));
+        }
+    }
+}
+
+/// The requests recorded during one window, with their latencies.
+#[derive(Debug)]
+pub struct Report {
+    /// Latencies in µs, sorted ascending.
+    micros: Vec<u32>,
+    window: Duration,
+}
+
+impl Report {
+    /// Returns the number of requests recorded.
+    #[must_use]
+    pub fn requests(&self) -> usize {
+        self.micros.len()
+    }
+
+    /// Returns the recorded requests per second of the window.
+    #[must_use]
+    pub fn per_second(&self) -> f64 {
+        #[expect(
+            clippy::cast_precision_loss,
+            reason = "request counts stay far below 2^52, where f64 would round"
+        )]
+        let requests = self.micros.len() as f64;
+        requests / self.window.as_secs_f64()
+    }
+
+    /// Returns the latency in µs that `per_mille` thousandths of the requests did not exceed
+    /// (nearest rank: 500 is the median, 990 the p99), or 0 without requests.
+    ///
+    /// # Panics
+    ///
+    /// If `per_mille` is not in `1..=1000`.
+    #[must_use]
+    pub fn percentile(&self, per_mille: usize) -> u32 {
+        assert!(
+            (1..=1000).contains(&per_mille),
+            "per_mille {per_mille} is not in 1..=1000"
+        );
+        let rank = (self.micros.len() * per_mille).div_ceil(1000);
+        rank.checked_sub(1).map_or(0, |index| self.micros[index])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::Report;
+
+    #[test]
+    fn percentiles_use_nearest_rank() {
+        let report = Report {
+            micros: (1..=100).collect(),
+            window: Duration::from_secs(2),
+        };
+        assert_eq!(report.percentile(500), 50);
+        assert_eq!(report.percentile(990), 99);
+        assert_eq!(report.percentile(1000), 100);
+        assert!((report.per_second() - 50.0).abs() < f64::EPSILON);
+    }
+
+    #[test]
+    fn empty_report_is_zero() {
+        let report = Report {
+            micros: Vec::new(),
+            window: Duration::from_secs(1),
+        };
+        assert_eq!(report.percentile(990), 0);
+        assert!(report.per_second().abs() < f64::EPSILON);
+    }
+}
