@@ -271,3 +271,15 @@ mod system {
         epoch().1
     }
 }
+
+/// Formats a duration for reasons: whole seconds as `31s`, shorter spans as `500ms`.
+pub(crate) fn format_duration(duration: Duration) -> String {
+    if duration >= Duration::from_secs(1) && duration.subsec_millis() == 0 {
+        format!("{}s", duration.as_secs())
+    } else if duration >= Duration::from_secs(1) {
+        format!("{:.1}s", duration.as_secs_f64())
+    } else {
+        format!("{}ms", duration.as_millis())
+    }
+}
+

@@ -42,6 +42,10 @@
 //! **Publishing:** [`CheckHandle`], [`Report`], [`Observed`], [`Heartbeat`],
 //! [`StartupGate`].
 //!
+//! **Evaluated checks** (feature `runtime`): [`Check`], [`check_fn`], [`dependency_fn`],
+//! [`IntoReport`], `Schedule`, `Runner`, `TcpCheck`, `LagCheck`, and
+//! `RegistryBuilder::schedule` / `RegistryBuilder::spawn`.
+//!
 //! **Values and time:** [`Status`], [`Probe`], [`Outcome`], [`Clock`], [`ManualClock`],
 //! [`Timestamp`].
 //!
@@ -73,14 +77,28 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![cfg_attr(loom, allow(dead_code))]
 
+#[cfg(feature = "runtime")]
+mod builtin;
+mod check;
 mod clock;
 mod heartbeat;
 mod registry;
 mod report;
 mod spec;
+#[cfg(feature = "runtime")]
+mod runtime;
 mod status;
 mod sync;
 
+#[doc(hidden)]
+#[cfg(feature = "runtime")]
+#[path = "private.rs"]
+pub mod __private;
+
+#[cfg(feature = "runtime")]
+#[cfg_attr(docsrs, doc(cfg(feature = "runtime")))]
+pub use crate::builtin::{LagCheck, TcpCheck};
+pub use crate::check::{Check, FnCheck, HealthCheck, IntoReport, check_fn, dependency_fn};
 pub use crate::clock::{Clock, ManualClock, Timestamp};
 pub use crate::heartbeat::{Heartbeat, StartupGate};
 pub use crate::registry::{
@@ -89,4 +107,13 @@ pub use crate::registry::{
 };
 pub use crate::report::{Observed, Report};
 pub use crate::spec::{CheckKind, CheckSpec, MAX_NAME_LEN, Probes, RegistryError, validate_name};
+#[cfg(feature = "runtime")]
+#[cfg_attr(docsrs, doc(cfg(feature = "runtime")))]
+pub use crate::runtime::{MAX_AGE_SLACK, Runner, Schedule};
 pub use crate::status::{Outcome, Probe, Status};
+
+/// Derives [`HealthCheck`](trait@HealthCheck) for a state struct: see the `health-derive`
+/// crate.
+#[cfg(feature = "derive")]
+#[cfg_attr(docsrs, doc(cfg(feature = "derive")))]
+pub use health_derive::HealthCheck;

@@ -47,7 +47,7 @@ use std::time::Duration;
 
 use crossbeam_utils::CachePadded;
 
-use crate::clock::{Clock, Timestamp, duration_nanos};
+use crate::clock::{Clock, Timestamp, duration_nanos, format_duration};
 use crate::heartbeat::{Heartbeat, StartupGate};
 use crate::report::Report;
 use crate::spec::{CheckKind, CheckSpec, Probes, RegistryError, validate_name};
@@ -270,6 +270,10 @@ impl Slot {
 pub struct RegistryBuilder {
     shared: Arc<Shared>,
     slots: Vec<Arc<Slot>>,
+    #[cfg(feature = "runtime")]
+    pub(crate) scheduled: Vec<crate::runtime::Scheduled>,
+    #[cfg(feature = "runtime")]
+    pub(crate) jitter_seed: Option<u64>,
 }
 
 impl RegistryBuilder {
@@ -308,6 +312,10 @@ impl RegistryBuilder {
                 clock,
             }),
             slots: Vec::new(),
+            #[cfg(feature = "runtime")]
+            scheduled: Vec::new(),
+            #[cfg(feature = "runtime")]
+            jitter_seed: None,
         }
     }
 
@@ -457,6 +465,10 @@ impl RegistryBuilder {
     /// ```
     #[must_use]
     pub fn build(self) -> Registry {
+        #[cfg(feature = "runtime")]
+        if !self.scheduled.is_empty() {
+            tracing::warn!(target: "health", checks = self.scheduled.len(), "scheduled checks will not run: use RegistryBuilder::spawn, not build");
+        }
         let members = Probe::ALL.map(|probe| {
             self.slots
                 .iter()
@@ -1079,6 +1091,16 @@ impl CheckHandle {
         }
     }
 
+    /// Refreshes the stamp without changing the result: the runner calls this when a
+    /// threshold holds a result back, so a live runner never looks stale.
+    #[cfg(feature = "runtime")]
+    pub(crate) fn touch(&self) {
+        // Ordering: see `publish_arc`; a stamp alone publishes nothing.
+        self.slot
+            .stamp
+            .fetch_max(self.shared.clock.now().as_nanos(), Ordering::Relaxed);
+    }
+
     fn publish_arc(&self, report: Arc<Report>) {
         let now = self.shared.clock.now();
         // Ordering: Relaxed; the stamp is published to readers by the Release RMW below
@@ -1354,17 +1376,6 @@ impl fmt::Debug for CheckView<'_> {
             .field("probes", &self.slot.probes)
             .field("critical", &self.slot.critical)
             .finish_non_exhaustive()
-    }
-}
-
-/// Formats a duration for reasons: whole seconds as `31s`, shorter spans as `500ms`.
-fn format_duration(duration: Duration) -> String {
-    if duration >= Duration::from_secs(1) && duration.subsec_millis() == 0 {
-        format!("{}s", duration.as_secs())
-    } else if duration >= Duration::from_secs(1) {
-        format!("{:.1}s", duration.as_secs_f64())
-    } else {
-        format!("{}ms", duration.as_millis())
     }
 }
 

@@ -1,0 +1,282 @@
+//! Evaluated checks: the [`Check`] trait, closures as checks, and the trait behind
+//! `#[derive(HealthCheck)]`.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::future::Future;
+
+use crate::report::Report;
+use crate::spec::{CheckKind, RegistryError};
+use crate::status::Status;
+// The public API takes `std`'s `Arc`: these values are not part of the modelled protocol,
+// and users hold `std::sync::Arc<AppState>` under loom too.
+use std::sync::Arc;
+
+/// A check the runner evaluates in the background: a database ping, a downstream call.
+///
+/// Probes never call it; the runner does, on its schedule, and publishes the result.
+/// `KIND` says whether it watches an external system, which keeps it off liveness.
+///
+/// # Examples
+///
+/// ```
+/// use health_core::{Check, CheckKind, Report};
+///
+/// struct Cache;
+///
+/// impl Check for Cache {
+///     const KIND: CheckKind = CheckKind::Dependency;
+///
+///     async fn check(&self) -> Report {
+///         Report::degraded("hit rate 40%").with_observed(40.0, "percent")
+///     }
+/// }
+/// ```
+pub trait Check: Send + Sync + 'static {
+    /// What the check watches; [`CheckKind::Internal`] unless overridden.
+    const KIND: CheckKind = CheckKind::Internal;
+
+    /// Runs the check once. The runner bounds it with the schedule's timeout and drops
+    /// the future at the deadline.
+    fn check(&self) -> impl Future<Output = Report> + Send;
+}
+
+impl<T: Check + ?Sized> Check for Arc<T> {
+    const KIND: CheckKind = T::KIND;
+
+    fn check(&self) -> impl Future<Output = Report> + Send {
+        T::check(self)
+    }
+}
+
+/// What a check closure may return: a [`Report`], a [`Status`], a `bool`, or a `Result`
+/// whose error becomes the Unhealthy reason.
+///
+/// # Examples
+///
+/// ```
+/// use health_core::{IntoReport, Status};
+///
+/// let failed: Result<(), std::io::Error> = Err(std::io::Error::other("connection refused"));
+/// let report = failed.into_report();
+/// assert_eq!(report.status(), Status::Unhealthy);
+/// assert_eq!(report.reason(), Some("connection refused"));
+/// assert_eq!(true.into_report().status(), Status::Healthy);
+/// ```
+pub trait IntoReport {
+    /// Converts into a report.
+    fn into_report(self) -> Report;
+}
+
+impl IntoReport for Report {
+    fn into_report(self) -> Report {
+        self
+    }
+}
+
+impl IntoReport for Status {
+    fn into_report(self) -> Report {
+        Report::new(self)
+    }
+}
+
+impl IntoReport for bool {
+    fn into_report(self) -> Report {
+        if self {
+            Report::new(Status::Healthy)
+        } else {
+            Report::unhealthy("check returned false")
+        }
+    }
+}
+
+impl<T: IntoReport, E: fmt::Display> IntoReport for Result<T, E> {
+    fn into_report(self) -> Report {
+        match self {
+            Ok(ok) => ok.into_report(),
+            Err(err) => Report::unhealthy(err.to_string()),
+        }
+    }
+}
+
+impl IntoReport for () {
+    fn into_report(self) -> Report {
+        Report::new(Status::Healthy)
+    }
+}
+
+/// A [`Check`] made from a closure returning a future; see [`check_fn`].
+pub struct FnCheck<F> {
+    function: F,
+    kind: CheckKind,
+}
+
+impl<F> fmt::Debug for FnCheck<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FnCheck")
+            .field("kind", &self.kind)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Makes a [`Check`] from a closure that returns a future of anything [`IntoReport`].
+///
+/// The check is [`CheckKind::Internal`]; use [`dependency_fn`] for one that calls an
+/// external system.
+///
+/// # Examples
+///
+/// ```
+/// use health_core::{check_fn, Check, Status};
+///
+/// let queue_depth = check_fn(|| async {
+///     let depth = 12;
+///     if depth < 1_000 { Ok(()) } else { Err(format!("queue depth {depth}")) }
+/// });
+/// # let report = futures_lite_block_on(queue_depth.check());
+/// # assert_eq!(report.status(), Status::Healthy);
+/// # fn futures_lite_block_on<F: std::future::Future>(f: F) -> F::Output {
+/// #     let mut f = std::pin::pin!(f);
+/// #     let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+/// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; } }
+/// # }
+/// ```
+pub fn check_fn<F, Fut>(function: F) -> FnCheck<F>
+where
+    F: Fn() -> Fut + Send + Sync + 'static,
+    Fut: Future + Send,
+    Fut::Output: IntoReport,
+{
+    FnCheck {
+        function,
+        kind: CheckKind::Internal,
+    }
+}
+
+/// Makes a [`CheckKind::Dependency`] check from a closure, like [`check_fn`].
+///
+/// # Examples
+///
+/// ```
+/// use health_core::dependency_fn;
+///
+/// let db = dependency_fn(|| async { Ok::<(), std::io::Error>(()) });
+/// # let _ = db;
+/// ```
+pub fn dependency_fn<F, Fut>(function: F) -> FnCheck<F>
+where
+    F: Fn() -> Fut + Send + Sync + 'static,
+    Fut: Future + Send,
+    Fut::Output: IntoReport,
+{
+    FnCheck {
+        function,
+        kind: CheckKind::Dependency,
+    }
+}
+
+impl<F> FnCheck<F> {
+    /// Returns what the check watches.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let check = health_core::dependency_fn(|| async { true });
+    /// assert_eq!(check.kind(), health_core::CheckKind::Dependency);
+    /// ```
+    #[must_use]
+    pub fn kind(&self) -> CheckKind {
+        self.kind
+    }
+}
+
+impl<F, Fut> Check for FnCheck<F>
+where
+    F: Fn() -> Fut + Send + Sync + 'static,
+    Fut: Future + Send,
+    Fut::Output: IntoReport,
+{
+    async fn check(&self) -> Report {
+        (self.function)().await.into_report()
+    }
+}
+
+impl Report {
+    /// Creates a `Healthy` report.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(health_core::Report::healthy().status(), health_core::Status::Healthy);
+    /// ```
+    #[must_use]
+    pub const fn healthy() -> Report {
+        Report::new(Status::Healthy)
+    }
+
+    /// Creates a `Degraded` report with `reason`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(health_core::Report::degraded("slow").reason(), Some("slow"));
+    /// ```
+    #[must_use]
+    pub fn degraded(reason: impl Into<Cow<'static, str>>) -> Report {
+        Report::new(Status::Degraded).with_reason(reason)
+    }
+
+    /// Creates an `Unhealthy` report with `reason`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(health_core::Report::unhealthy("down").status(), health_core::Status::Unhealthy);
+    /// ```
+    #[must_use]
+    pub fn unhealthy(reason: impl Into<Cow<'static, str>>) -> Report {
+        Report::new(Status::Unhealthy).with_reason(reason)
+    }
+}
+
+/// A state struct whose fields are checks; implement it with `#[derive(HealthCheck)]`.
+///
+/// The derive registers each annotated field with a [`RegistryBuilder`](crate::RegistryBuilder):
+/// heartbeats and start-up gates are judged at read time, everything else is scheduled on
+/// the runner. The service keeps using the fields (heartbeats beat, gates open).
+///
+/// # Examples
+///
+/// ```
+/// # #[cfg(all(feature = "derive", feature = "runtime"))]
+/// # mod example {
+/// use std::time::Duration;
+/// use health_core::{HealthCheck, Heartbeat, StartupGate};
+///
+/// #[derive(HealthCheck)]
+/// struct AppState {
+///     #[health(liveness, max_silence = "30s")]
+///     worker: Heartbeat,
+///     #[health(startup)]
+///     warmup: StartupGate,
+/// }
+/// # }
+/// ```
+pub trait HealthCheck: Send + Sync + 'static {
+    /// Registers the checks of the value that `project` reaches from `root`, with names
+    /// prefixed by `prefix` (empty, or ending in `.`). Generated by the derive.
+    ///
+    /// # Errors
+    ///
+    /// The first [`RegistryError`] a field's registration returns.
+    #[doc(hidden)]
+    fn register_fields<R, P>(
+        root: &Arc<R>,
+        project: P,
+        prefix: &str,
+        builder: &mut crate::RegistryBuilder,
+    ) -> Result<(), RegistryError>
+    where
+        R: Send + Sync + 'static,
+        P: Fn(&R) -> &Self + Clone + Send + Sync + 'static;
+}
