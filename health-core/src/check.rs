@@ -31,6 +31,7 @@ use std::sync::Arc;
 ///         Report::degraded("hit rate 40%").with_observed(40.0, "percent")
 ///     }
 /// }
+/// # let _ = Cache;
 /// ```
 pub trait Check: Send + Sync + 'static {
     /// What the check watches; [`CheckKind::Internal`] unless overridden.

@@ -119,8 +119,10 @@ impl Schedule {
     ///
     /// ```
     /// # use std::time::Duration;
-    /// let s = health_core::Schedule::default().jitter(Duration::from_secs(2));
-    /// assert_eq!(s.default_max_age(), Duration::from_secs(14));
+    /// let s = health_core::Schedule::default()
+    ///     .initial_delay(Duration::from_secs(9))
+    ///     .jitter(Duration::from_secs(2));
+    /// assert_eq!(s.default_max_age(), Duration::from_secs(13)); // 9 + 2 + 1 + 1
     /// ```
     #[must_use]
     pub fn jitter(mut self, jitter: Duration) -> Schedule {
