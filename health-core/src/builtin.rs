@@ -66,10 +66,9 @@ impl Check for TcpCheck {
     async fn check(&self) -> Report {
         let started = Instant::now();
         match TcpStream::connect(self.address.as_str()).await {
-            Ok(_stream) => Report::healthy().with_observed(
-                started.elapsed().as_secs_f64() * 1_000.0,
-                "ms",
-            ),
+            Ok(_stream) => {
+                Report::healthy().with_observed(started.elapsed().as_secs_f64() * 1_000.0, "ms")
+            }
             Err(err) => Report::unhealthy(format!("connect to {}: {err}", self.address)),
         }
     }
@@ -109,7 +108,11 @@ impl LagCheck {
     ///
     /// See [`LagCheck`].
     #[must_use]
-    pub fn new(heartbeat: Heartbeat, degraded_after: Duration, unhealthy_after: Duration) -> LagCheck {
+    pub fn new(
+        heartbeat: Heartbeat,
+        degraded_after: Duration,
+        unhealthy_after: Duration,
+    ) -> LagCheck {
         LagCheck {
             heartbeat,
             degraded_after,

@@ -282,4 +282,3 @@ pub(crate) fn format_duration(duration: Duration) -> String {
         format!("{}ms", duration.as_millis())
     }
 }
-

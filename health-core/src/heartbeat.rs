@@ -116,9 +116,7 @@ impl Heartbeat {
     /// ```
     #[must_use]
     pub fn silence(&self) -> Duration {
-        self.clock
-            .now()
-            .saturating_duration_since(self.last_beat())
+        self.clock.now().saturating_duration_since(self.last_beat())
     }
 }
 

@@ -84,9 +84,9 @@ mod clock;
 mod heartbeat;
 mod registry;
 mod report;
-mod spec;
 #[cfg(feature = "runtime")]
 mod runtime;
+mod spec;
 mod status;
 mod sync;
 
@@ -106,10 +106,10 @@ pub use crate::registry::{
     Subscription,
 };
 pub use crate::report::{Observed, Report};
-pub use crate::spec::{CheckKind, CheckSpec, MAX_NAME_LEN, Probes, RegistryError, validate_name};
 #[cfg(feature = "runtime")]
 #[cfg_attr(docsrs, doc(cfg(feature = "runtime")))]
 pub use crate::runtime::{MAX_AGE_SLACK, Runner, Schedule};
+pub use crate::spec::{CheckKind, CheckSpec, MAX_NAME_LEN, Probes, RegistryError, validate_name};
 pub use crate::status::{Outcome, Probe, Status};
 
 /// Derives [`HealthCheck`](trait@HealthCheck) for a state struct: see the `health-derive`

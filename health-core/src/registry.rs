@@ -339,7 +339,11 @@ impl RegistryBuilder {
     /// ```
     pub fn push(&mut self, spec: CheckSpec) -> Result<CheckHandle, RegistryError> {
         let now = self.shared.clock.now();
-        let slot = self.add(spec, Source::Pushed, Arc::new(AtomicU64::new(now.as_nanos())))?;
+        let slot = self.add(
+            spec,
+            Source::Pushed,
+            Arc::new(AtomicU64::new(now.as_nanos())),
+        )?;
         Ok(CheckHandle {
             slot,
             shared: Arc::clone(&self.shared),
@@ -519,7 +523,10 @@ impl Default for RegistryBuilder {
 impl fmt::Debug for RegistryBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RegistryBuilder")
-            .field("checks", &self.slots.iter().map(|s| &s.name).collect::<Vec<_>>())
+            .field(
+                "checks",
+                &self.slots.iter().map(|s| &s.name).collect::<Vec<_>>(),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -645,10 +652,7 @@ impl Registry {
         if outcome.is_passing() {
             // Ordering: Release pairs with the lifecycle loads; the RMW makes the latch
             // idempotent when several readers latch at once.
-            let before = self
-                .shared
-                .lifecycle
-                .fetch_or(STARTED, Ordering::AcqRel);
+            let before = self.shared.lifecycle.fetch_or(STARTED, Ordering::AcqRel);
             if before & STARTED == 0 {
                 tracing::info!(target: "health", "startup probe passed: latched");
                 self.shared.notify();
@@ -882,7 +886,9 @@ impl Registry {
     pub fn is_started(&self) -> bool {
         // Ordering: Acquire pairs with the latch's Release.
         self.shared.lifecycle.load(Ordering::Acquire) & STARTED != 0
-            || self.latch_startup(&mut Now::Lazy(&self.shared.clock)).is_passing()
+            || self
+                .latch_startup(&mut Now::Lazy(&self.shared.clock))
+                .is_passing()
     }
 
     /// Begins shutdown: from the moment this returns, readiness fails; liveness is
@@ -1333,8 +1339,8 @@ impl<'a> CheckView<'a> {
         let report = self.slot.report.load_full();
         // Ordering: see `Slot::staleness`.
         let stamp = Timestamp::from_nanos(self.slot.stamp.load(Ordering::Relaxed));
-        let has_result = !matches!(self.slot.source, Source::Pushed)
-            || report.status() != Status::Unknown;
+        let has_result =
+            !matches!(self.slot.source, Source::Pushed) || report.status() != Status::Unknown;
         let stale_reason = stale.map(|age| {
             let limit = Duration::from_nanos(self.slot.max_age.unwrap_or(0));
             match self.slot.source {

@@ -235,7 +235,9 @@ fn fnv1a(seed: u64, bytes: &[u8]) -> u64 {
     seed.to_le_bytes()
         .iter()
         .chain(bytes)
-        .fold(OFFSET, |hash, &byte| (hash ^ u64::from(byte)).wrapping_mul(PRIME))
+        .fold(OFFSET, |hash, &byte| {
+            (hash ^ u64::from(byte)).wrapping_mul(PRIME)
+        })
 }
 
 /// Starts a scheduled check's task, given its jitter offset.
@@ -325,9 +327,9 @@ impl RegistryBuilder {
     /// ```
     #[must_use = "dropping the runner stops its checks"]
     pub fn spawn(mut self) -> (Registry, Runner) {
-        let seed = self.jitter_seed.unwrap_or_else(|| {
-            fnv1a(0, std::env::var("HOSTNAME").unwrap_or_default().as_bytes())
-        });
+        let seed = self
+            .jitter_seed
+            .unwrap_or_else(|| fnv1a(0, std::env::var("HOSTNAME").unwrap_or_default().as_bytes()));
         let scheduled = std::mem::take(&mut self.scheduled);
         let registry = self.build();
         let tasks = scheduled
@@ -536,9 +538,18 @@ mod tests {
         assert!(h.observe(true), "the first result is published as is");
         assert!(!h.observe(false), "one failure is below a threshold of 3");
         assert!(!h.observe(false));
-        assert!(h.observe(false), "the third consecutive failure is published");
-        assert!(!h.observe(true), "one pass is below a success threshold of 2");
-        assert!(h.observe(false), "still failing: a same-side result is published");
+        assert!(
+            h.observe(false),
+            "the third consecutive failure is published"
+        );
+        assert!(
+            !h.observe(true),
+            "one pass is below a success threshold of 2"
+        );
+        assert!(
+            h.observe(false),
+            "still failing: a same-side result is published"
+        );
         assert!(!h.observe(true));
         assert!(h.observe(true), "two consecutive passes recover");
     }
@@ -547,7 +558,10 @@ mod tests {
     fn same_side_results_are_published() {
         let mut h = Hysteresis::new(2, 2);
         assert!(h.observe(false));
-        assert!(h.observe(false), "a new failure reason must replace the old one");
+        assert!(
+            h.observe(false),
+            "a new failure reason must replace the old one"
+        );
     }
 
     #[test]
@@ -556,11 +570,22 @@ mod tests {
         let mut distinct = std::collections::HashSet::new();
         for seed in 0..64 {
             let offset = schedule.jitter_offset(seed, "db");
-            assert!(offset < Duration::from_secs(3), "offset {offset:?} out of bounds");
-            assert_eq!(offset, schedule.jitter_offset(seed, "db"), "same seed, same offset");
+            assert!(
+                offset < Duration::from_secs(3),
+                "offset {offset:?} out of bounds"
+            );
+            assert_eq!(
+                offset,
+                schedule.jitter_offset(seed, "db"),
+                "same seed, same offset"
+            );
             distinct.insert(offset);
         }
-        assert!(distinct.len() > 32, "seeds must spread replicas, got {}", distinct.len());
+        assert!(
+            distinct.len() > 32,
+            "seeds must spread replicas, got {}",
+            distinct.len()
+        );
         assert_ne!(fnv1a(1, b"db"), fnv1a(2, b"db"));
     }
 }

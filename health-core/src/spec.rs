@@ -109,7 +109,9 @@ impl Probes {
     /// assert_eq!(all, [Probe::Startup]);
     /// ```
     pub fn iter(self) -> impl Iterator<Item = Probe> {
-        Probe::ALL.into_iter().filter(move |&probe| self.contains(probe))
+        Probe::ALL
+            .into_iter()
+            .filter(move |&probe| self.contains(probe))
     }
 }
 

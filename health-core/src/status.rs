@@ -354,7 +354,10 @@ mod tests {
     #[test]
     fn word_outcome_is_worst_class() {
         assert_eq!(counters::outcome(0), Outcome::Pass);
-        assert_eq!(counters::outcome(counters::unit(Outcome::Warn)), Outcome::Warn);
+        assert_eq!(
+            counters::outcome(counters::unit(Outcome::Warn)),
+            Outcome::Warn
+        );
         assert_eq!(
             counters::outcome(counters::unit(Outcome::Warn) + counters::unit(Outcome::Fail)),
             Outcome::Fail
