@@ -26,7 +26,7 @@ fn push(builder: &mut RegistryBuilder, spec: CheckSpec) -> CheckHandle {
     builder.push(spec).expect("valid spec")
 }
 
-/// 1. A writer flips a check while a reader aggregates: the reader sees the old or the
+/// Model 1: A writer flips a check while a reader aggregates: the reader sees the old or the
 /// new outcome, nothing else, and the end state is the new one.
 #[test]
 fn flip_while_reading() {
@@ -51,7 +51,7 @@ fn flip_while_reading() {
     });
 }
 
-/// 2. Two writers race on the same check with opposite statuses while a reader
+/// Model 2: Two writers race on the same check with opposite statuses while a reader
 /// aggregates. Another check is Unhealthy throughout, so every linearization fails
 /// readiness: a reader that ever sees Pass saw counts no sequence of writes produces
 /// (the naive "swap the status, then add the delta" design shows exactly that when the
@@ -98,7 +98,7 @@ fn opposite_writers_on_one_check() {
     });
 }
 
-/// 3. Writers on two different checks and a reader: no torn aggregate. `a` goes
+/// Model 3: Writers on two different checks and a reader: no torn aggregate. `a` goes
 /// Unhealthy → Degraded and `b` Unhealthy → Healthy; no state has both Healthy, so Pass
 /// would be a torn read.
 #[test]
@@ -122,7 +122,7 @@ fn two_checks_no_torn_aggregate() {
     });
 }
 
-/// 4. `begin_shutdown` racing a healthy publish: readiness never passes once
+/// Model 4: `begin_shutdown` racing a healthy publish: readiness never passes once
 /// `begin_shutdown` has returned, and liveness is unaffected.
 #[test]
 fn shutdown_beats_healthy_publish() {
@@ -155,7 +155,7 @@ fn shutdown_beats_healthy_publish() {
     });
 }
 
-/// 5. A report published with its status: a reader that sees the new status (through
+/// Model 5: A report published with its status: a reader that sees the new status (through
 /// the aggregate or the check) sees a report at least as new.
 #[test]
 fn status_and_report_travel_together() {
@@ -182,7 +182,7 @@ fn status_and_report_travel_together() {
     });
 }
 
-/// 6. Startup latch racing shutdown and a reader: once latched it stays latched, and the
+/// Model 6: Startup latch racing shutdown and a reader: once latched it stays latched, and the
 /// reader never sees readiness pass before the gate opened.
 #[test]
 fn startup_latch_is_monotonic() {

@@ -1,5 +1,8 @@
 //! Random operation sequences against a plain sequential model of the semantics.
 
+// Built without loom: these use std threads, proptest and real time.
+#![cfg(not(loom))]
+
 use std::time::Duration;
 
 use health_core::{

@@ -1,5 +1,8 @@
 //! Public-API behaviour of the registry: the aggregation rules, one row per rule.
 
+// Built without loom: these use std threads, proptest and real time.
+#![cfg(not(loom))]
+
 use std::time::Duration;
 
 use health_core::{

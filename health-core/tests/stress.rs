@@ -1,6 +1,9 @@
 //! Multi-thread torture of the publish/read protocol. The heavy case is `#[ignore]`d;
 //! run it with `cargo test -p health-core --release --test stress -- --ignored`.
 
+// Built without loom: these use std threads, proptest and real time.
+#![cfg(not(loom))]
+
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 
