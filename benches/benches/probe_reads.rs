@@ -23,7 +23,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use health_benches::arcswap_hashmap::ArcSwapHashMap;
 use health_benches::mutex_hashmap::MutexHashMap;
 use health_benches::rwlock_hashmap::RwLockHashMap;
-use health_benches::{Contender, Status};
+use health_benches::{Contender, Outcome, Status};
 
 /// Checks in `idle` and `contended`: a typical service's dependencies.
 const FEW_CHECKS: usize = 8;
@@ -33,6 +33,7 @@ const MANY_CHECKS: usize = 1024;
 const READERS: usize = 2;
 
 fn probe_reads(c: &mut Criterion) {
+    contender::<HealthCore>(c, "health-core");
     contender::<RwLockHashMap>(c, "rwlock-hashmap");
     contender::<MutexHashMap>(c, "mutex-hashmap");
     contender::<ArcSwapHashMap>(c, "arcswap-hashmap");
@@ -100,3 +101,45 @@ fn contended<C: Contender>(iters: u64) -> Duration {
 
 criterion_group!(benches, probe_reads);
 criterion_main!(benches);
+
+/// health-core's registry with `n` readiness checks, as a `probe_reads` contender.
+struct HealthCore {
+    registry: health_core::Registry,
+    checks: Vec<health_core::CheckHandle>,
+}
+
+impl Contender for HealthCore {
+    fn new(n: usize) -> Self {
+        let mut builder = health_core::Registry::builder();
+        let checks: Vec<_> = (0..n)
+            .map(|i| {
+                let spec = health_core::CheckSpec::new(format!("check-{i}")).readiness();
+                builder.push(spec).expect("names are valid and distinct")
+            })
+            .collect();
+        // Checks start Unknown, which fails readiness; the other contenders start at Pass.
+        for check in &checks {
+            check.healthy();
+        }
+        Self {
+            registry: builder.build(),
+            checks,
+        }
+    }
+
+    fn set(&self, i: usize, status: Status) {
+        match status {
+            Status::Pass => self.checks[i].healthy(),
+            Status::Warn => self.checks[i].degraded("flipped"),
+            Status::Fail => self.checks[i].unhealthy("flipped"),
+        }
+    }
+
+    fn aggregate(&self) -> Outcome {
+        match self.registry.probe(health_core::Probe::Readiness) {
+            health_core::Outcome::Pass => Status::Pass,
+            health_core::Outcome::Warn => Status::Warn,
+            health_core::Outcome::Fail => Status::Fail,
+        }
+    }
+}
