@@ -218,6 +218,46 @@ fn startup_latch_is_monotonic() {
     });
 }
 
+/// Model 7: a subscriber parks while a writer changes an outcome: either its poll sees
+/// the change, or the writer wakes it. A lost wake-up would leave it asleep forever.
+///
+/// The loom `ArcSwap` stand-in is a lock, which orders the waker list on its own; the
+/// `SeqCst` fences in the protocol are for the real arc-swap, whose loads are not locks.
+/// This model therefore passes without the fences too: it checks the version/waker
+/// hand-off, not the fences.
+#[test]
+fn subscriber_never_misses_a_change() {
+    use std::task::{Context, Wake, Waker};
+
+    struct Flag(AtomicBool);
+    impl Wake for Flag {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.store(true, Ordering::Release);
+        }
+    }
+
+    loom::model(|| {
+        let mut b = builder();
+        let db = push(&mut b, CheckSpec::new("db").readiness());
+        let registry = b.build();
+        let mut subscription = registry.subscribe();
+
+        let writer = thread::spawn(move || db.healthy());
+        let woken = std::sync::Arc::new(Flag(AtomicBool::new(false)));
+        let waker = Waker::from(std::sync::Arc::clone(&woken));
+        let mut cx = Context::from_waker(&waker);
+        let ready = {
+            let mut changed = Box::pin(subscription.changed());
+            changed.as_mut().poll(&mut cx).is_ready()
+        };
+        writer.join().unwrap();
+        assert!(
+            ready || woken.0.load(Ordering::Acquire),
+            "the change was neither seen by the poll nor announced to the waker"
+        );
+    });
+}
+
 /// The canary: a deliberately racy read-modify-write. Loom must find the lost update, or
 /// the harness is broken and every model above proves nothing.
 #[test]
