@@ -117,3 +117,9 @@ pub use crate::status::{Outcome, Probe, Status};
 #[cfg(feature = "derive")]
 #[cfg_attr(docsrs, doc(cfg(feature = "derive")))]
 pub use health_derive::HealthCheck;
+
+// The README's examples, compiled and run as doctests. They use the runner, so only with
+// feature `runtime` (`cargo test -p health-core --features runtime --doc`).
+#[cfg(all(doctest, feature = "runtime"))]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

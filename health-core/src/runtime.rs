@@ -223,7 +223,7 @@ impl Schedule {
         if jitter == 0 {
             return Duration::ZERO;
         }
-        Duration::from_nanos(fnv1a(seed, name.as_bytes()) % jitter)
+        Duration::from_nanos(fmix64(fnv1a(seed, name.as_bytes())) % jitter)
     }
 }
 
@@ -238,6 +238,20 @@ fn fnv1a(seed: u64, bytes: &[u8]) -> u64 {
         .fold(OFFSET, |hash, &byte| {
             (hash ^ u64::from(byte)).wrapping_mul(PRIME)
         })
+}
+
+/// The 64-bit finaliser of `MurmurHash3`: every input bit flips each output bit with
+/// probability about one half.
+///
+/// FNV-1a alone mixes its last bytes poorly: names that differ only at the end
+/// (`shard-1`, `shard-2`, …) land in a few tight clusters once reduced modulo the jitter,
+/// so one replica's checks would start together instead of spreading.
+fn fmix64(mut hash: u64) -> u64 {
+    hash ^= hash >> 33;
+    hash = hash.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    hash ^= hash >> 33;
+    hash = hash.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    hash ^ (hash >> 33)
 }
 
 /// Starts a scheduled check's task, given its jitter offset.
@@ -440,14 +454,25 @@ async fn run<C: Check>(check: C, handle: CheckHandle, schedule: Schedule, offset
 
 /// Runs the check once under `timeout`, turning a timeout or a panic into Unhealthy.
 async fn run_once<C: Check>(check: &C, timeout: Duration) -> Report {
+    // `check()` itself may panic before it returns a future (a `fn check` that does work
+    // ahead of its `async` block, such as taking a pooled connection): that is a failed
+    // run too, not the end of the check's task.
+    let future = match catch_unwind(AssertUnwindSafe(|| check.check())) {
+        Ok(future) => future,
+        Err(panic) => return panicked(&*panic),
+    };
     // Dropping the `timeout` future at the deadline drops the check's future with it,
     // synchronously: whatever the check holds (a connection, a permit) is released before
     // the result is recorded.
-    match tokio::time::timeout(timeout, CatchUnwind(Box::pin(check.check()))).await {
+    match tokio::time::timeout(timeout, CatchUnwind(Box::pin(future))).await {
         Ok(Ok(report)) => report,
-        Ok(Err(panic)) => Report::unhealthy(format!("check panicked: {}", panic_message(&*panic))),
+        Ok(Err(panic)) => panicked(&*panic),
         Err(_) => Report::unhealthy(format!("timed out after {}", format_duration(timeout))),
     }
+}
+
+fn panicked(payload: &(dyn Any + Send)) -> Report {
+    Report::unhealthy(format!("check panicked: {}", panic_message(payload)))
 }
 
 fn panic_message(payload: &(dyn Any + Send)) -> &str {
@@ -587,5 +612,26 @@ mod tests {
             distinct.len()
         );
         assert_ne!(fnv1a(1, b"db"), fnv1a(2, b"db"));
+    }
+
+    #[test]
+    fn jitter_spreads_names_that_differ_at_the_end() {
+        // Plain FNV-1a put these 64 names into a handful of clusters (46 distinct
+        // milliseconds out of 3,000); a replica's checks must spread like its peers do.
+        let schedule = Schedule::every(Duration::from_secs(10)).jitter(Duration::from_secs(3));
+        let millis: std::collections::HashSet<_> = (0..64)
+            .map(|index| {
+                schedule
+                    .jitter_offset(7, &format!("check-{index}"))
+                    .as_millis()
+            })
+            .collect();
+        assert!(
+            millis.len() >= 62,
+            "only {} distinct first-run times",
+            millis.len()
+        );
+        let thirds: std::collections::HashSet<_> = millis.iter().map(|ms| ms / 1_000).collect();
+        assert_eq!(thirds.len(), 3, "every second of the window gets checks");
     }
 }
