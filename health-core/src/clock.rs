@@ -248,22 +248,40 @@ impl Default for ManualClock {
 /// One epoch for the whole process, so timestamps taken by a `Heartbeat` made before its
 /// registry compare with the registry's own.
 mod system {
+    use std::time::{Duration, Instant};
+
     use super::{OnceLock, SystemTime, Timestamp, duration_nanos};
 
-    #[cfg(feature = "runtime")]
-    use tokio::time::Instant;
-
-    #[cfg(not(feature = "runtime"))]
-    use std::time::Instant;
+    /// How far before its first use the epoch is set. Tokio's paused clock starts at the
+    /// real time the runtime was created, which can be *before* the first read of this
+    /// clock; an epoch at first use would then saturate that runtime's readings to zero
+    /// until its virtual time caught up (and a paused runtime far ahead of real time
+    /// would freeze every other runtime's readings the same way). A day covers any
+    /// process that reads its clock within a day of starting a runtime.
+    const BACKDATE: Duration = Duration::from_hours(24);
 
     fn epoch() -> &'static (Instant, SystemTime) {
         static EPOCH: OnceLock<(Instant, SystemTime)> = OnceLock::new();
-        EPOCH.get_or_init(|| (Instant::now(), SystemTime::now()))
+        EPOCH.get_or_init(|| {
+            let (instant, wall) = (Instant::now(), SystemTime::now());
+            match (instant.checked_sub(BACKDATE), wall.checked_sub(BACKDATE)) {
+                (Some(instant), Some(wall)) => (instant, wall),
+                _ => (instant, wall),
+            }
+        })
+    }
+
+    /// The current instant: tokio's with feature `runtime`, so paused time drives it.
+    fn instant_now() -> Instant {
+        #[cfg(feature = "runtime")]
+        return tokio::time::Instant::now().into_std();
+        #[cfg(not(feature = "runtime"))]
+        return Instant::now();
     }
 
     pub(super) fn now() -> Timestamp {
         Timestamp(duration_nanos(
-            Instant::now().saturating_duration_since(epoch().0),
+            instant_now().saturating_duration_since(epoch().0),
         ))
     }
 
