@@ -249,10 +249,9 @@ impl Report {
 /// # Examples
 ///
 /// ```
-/// # #[cfg(all(feature = "derive", feature = "runtime"))]
-/// # mod example {
-/// use std::time::Duration;
-/// use health_core::{HealthCheck, Heartbeat, StartupGate};
+/// # #[cfg(all(feature = "derive", feature = "runtime"))] {
+/// use std::sync::Arc;
+/// use health_core::{HealthCheck, Heartbeat, Outcome, Probe, RegistryBuilder, StartupGate};
 ///
 /// #[derive(HealthCheck)]
 /// struct AppState {
@@ -261,7 +260,16 @@ impl Report {
 ///     #[health(startup)]
 ///     warmup: StartupGate,
 /// }
+///
+/// let state = Arc::new(AppState { worker: Heartbeat::new(), warmup: StartupGate::new() });
+/// let mut builder = RegistryBuilder::new();
+/// builder.register(&state)?;
+/// let registry = builder.build();
+/// state.warmup.done();
+/// state.worker.beat();
+/// assert_eq!(registry.probe(Probe::Readiness), Outcome::Pass);
 /// # }
+/// # Ok::<(), health_core::RegistryError>(())
 /// ```
 pub trait HealthCheck: Send + Sync + 'static {
     /// Registers the checks of the value that `project` reaches from `root`, with names
@@ -280,4 +288,115 @@ pub trait HealthCheck: Send + Sync + 'static {
     where
         R: Send + Sync + 'static,
         P: Fn(&R) -> &Self + Clone + Send + Sync + 'static;
+}
+
+/// The projection from a registered state to itself.
+fn identity<T>(state: &T) -> &T {
+    state
+}
+
+impl crate::RegistryBuilder {
+    /// Registers every check of a `#[derive(HealthCheck)]` state: one call for the whole
+    /// struct, flattened fields included.
+    ///
+    /// The registry keeps `state` alive (scheduled checks run against it); the service
+    /// keeps using its own clone of the `Arc`: heartbeats beat, gates open.
+    ///
+    /// # Errors
+    ///
+    /// The first [`RegistryError`] of a field (a duplicate name across two registered
+    /// states, a name made too long by a prefix); the builder may then hold some of the
+    /// state's checks and should be dropped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(all(feature = "derive", feature = "runtime"))] {
+    /// use std::sync::Arc;
+    /// use health_core::{HealthCheck, Outcome, Probe, Registry, StartupGate};
+    ///
+    /// #[derive(HealthCheck)]
+    /// struct AppState {
+    ///     #[health(startup)]
+    ///     migrations: StartupGate,
+    /// }
+    ///
+    /// let state = Arc::new(AppState { migrations: StartupGate::new() });
+    /// let mut builder = Registry::builder();
+    /// builder.register(&state)?;
+    /// let registry = builder.build();
+    ///
+    /// assert_eq!(registry.probe(Probe::Startup), Outcome::Fail);
+    /// state.migrations.done();
+    /// assert_eq!(registry.probe(Probe::Startup), Outcome::Pass);
+    /// # }
+    /// # Ok::<(), health_core::RegistryError>(())
+    /// ```
+    pub fn register<T: HealthCheck>(&mut self, state: &Arc<T>) -> Result<(), RegistryError> {
+        T::register_fields(state, identity::<T>, "", self)
+    }
+}
+
+#[cfg(feature = "runtime")]
+impl crate::Runner {
+    /// Registers every check of a `#[derive(HealthCheck)]` state in a new registry on the
+    /// system clock and starts the scheduled ones on the current tokio runtime.
+    ///
+    /// Shorthand for [`RegistryBuilder::register`](crate::RegistryBuilder::register) then
+    /// [`RegistryBuilder::spawn`](crate::RegistryBuilder::spawn); use those two to set a
+    /// clock or a jitter seed, or to register more than one state.
+    ///
+    /// # Errors
+    ///
+    /// As [`RegistryBuilder::register`](crate::RegistryBuilder::register).
+    ///
+    /// # Panics
+    ///
+    /// If called outside a tokio runtime, as `tokio::spawn` does.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(all(feature = "derive", feature = "runtime"))]
+    /// # mod example {
+    /// use std::sync::Arc;
+    /// use health_core::{HealthCheck, Heartbeat, Outcome, Probe, Runner};
+    ///
+    /// #[derive(HealthCheck)]
+    /// struct AppState {
+    ///     #[health(liveness, max_silence = "30s")]
+    ///     worker: Heartbeat,
+    ///     #[health(readiness, interval = "5s", timeout = "1s", with = ping)]
+    ///     db: String,
+    /// }
+    ///
+    /// async fn ping(url: &String) -> Result<(), String> {
+    ///     if url.starts_with("postgres://") { Ok(()) } else { Err(format!("bad url {url}")) }
+    /// }
+    ///
+    /// #[tokio::main(flavor = "current_thread")]
+    /// pub async fn main() -> Result<(), health_core::RegistryError> {
+    ///     let state = Arc::new(AppState {
+    ///         worker: Heartbeat::new(),
+    ///         db: "postgres://db".to_owned(),
+    ///     });
+    ///     let (registry, runner) = Runner::spawn(&state)?;
+    ///     assert_eq!(runner.len(), 1); // the heartbeat is judged when read, not run
+    ///     state.worker.beat();
+    ///     assert_eq!(registry.probe(Probe::Liveness), Outcome::Pass);
+    ///     Ok(())
+    /// }
+    /// # }
+    /// # fn main() {
+    /// #     #[cfg(all(feature = "derive", feature = "runtime"))]
+    /// #     example::main().unwrap();
+    /// # }
+    /// ```
+    pub fn spawn<T: HealthCheck>(
+        state: &Arc<T>,
+    ) -> Result<(crate::Registry, crate::Runner), RegistryError> {
+        let mut builder = crate::RegistryBuilder::new();
+        builder.register(state)?;
+        Ok(builder.spawn())
+    }
 }

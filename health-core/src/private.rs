@@ -1,8 +1,6 @@
 //! Support for the code `#[derive(HealthCheck)]` generates. Not a public API: it may
 //! change in any release.
 
-use std::sync::Arc;
-
 use crate::check::{Check, HealthCheck};
 use crate::heartbeat::{Heartbeat, StartupGate};
 use crate::registry::RegistryBuilder;
@@ -10,16 +8,42 @@ use crate::runtime::Schedule;
 use crate::spec::{CheckKind, CheckSpec, RegistryError};
 
 pub use std::boxed::Box;
+pub use std::clone::Clone;
+pub use std::default::Default;
+pub use std::marker::{Send, Sync};
+pub use std::ops::Fn;
 pub use std::option::Option;
+pub use std::primitive::str;
 pub use std::result::Result;
 pub use std::string::String;
+pub use std::sync::Arc;
 pub use std::time::Duration;
+pub use std::unreachable;
+
+/// How a field's status is produced; the derive refuses keys that cannot apply.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Judged {
+    /// Run by the runner on a [`Schedule`].
+    Scheduled,
+    /// A [`Heartbeat`]: judged at read time against its `max_silence`.
+    Heartbeat,
+    /// A [`StartupGate`]: judged at read time, never stale.
+    Gate,
+}
 
 /// How a field type becomes a check: heartbeats and gates are judged at read time,
 /// anything that implements [`Check`] is scheduled.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a health check",
+    label = "this field's type does not implement `health_core::Check`",
+    note = "implement `Check` for it, or check it through a function: #[health(with = ping)] with `async fn ping(_: &{Self})`"
+)]
 pub trait Field: Send + Sync + 'static {
     /// What the field watches; the derive refuses a dependency on liveness with it.
     const KIND: CheckKind;
+
+    /// How the field's status is produced.
+    const JUDGED: Judged = Judged::Scheduled;
 
     /// Registers the field that `project` reaches from `root`.
     ///
@@ -40,6 +64,7 @@ pub trait Field: Send + Sync + 'static {
 
 impl Field for Heartbeat {
     const KIND: CheckKind = CheckKind::Internal;
+    const JUDGED: Judged = Judged::Heartbeat;
 
     fn register<R, P>(
         root: &Arc<R>,
@@ -58,6 +83,7 @@ impl Field for Heartbeat {
 
 impl Field for StartupGate {
     const KIND: CheckKind = CheckKind::Internal;
+    const JUDGED: Judged = Judged::Gate;
 
     fn register<R, P>(
         root: &Arc<R>,
@@ -149,4 +175,140 @@ pub const fn assert_not_dependency<T: Field + ?Sized>() {
             "a dependency check on liveness restarts every pod when the dependency fails: move it to readiness, or write `allow_dependency`"
         );
     }
+}
+
+/// Reaches a field through the projection that reaches its struct.
+///
+/// A function pointer for the inner step gives the closure its higher-ranked signature
+/// (`for<'a> fn(&'a S) -> &'a T`) without relying on closure signature inference.
+pub fn project<R, S, T, P>(
+    outer: P,
+    inner: for<'a> fn(&'a S) -> &'a T,
+) -> impl Fn(&R) -> &T + Clone + Send + Sync + 'static
+where
+    R: 'static,
+    S: ?Sized + 'static,
+    T: ?Sized + 'static,
+    P: Fn(&R) -> &S + Clone + Send + Sync + 'static,
+{
+    move |root| inner(outer(root))
+}
+
+/// Returns `prefix` followed by `name`: a check's full name.
+#[must_use]
+pub fn join(prefix: &str, name: &str) -> String {
+    let mut full = String::with_capacity(prefix.len() + name.len());
+    full.push_str(prefix);
+    full.push_str(name);
+    full
+}
+
+/// Returns the prefix for the checks of a flattened field named `name`: `prefix name .`.
+#[must_use]
+pub fn nested(prefix: &str, name: &str) -> String {
+    let mut full = join(prefix, name);
+    full.push('.');
+    full
+}
+
+/// One entry of a derived struct's check names, for compile-time duplicate detection
+/// across `flatten`.
+#[derive(Debug)]
+pub enum Name {
+    /// A check, by its name within the struct (the struct's `prefix` included).
+    Check(&'static str),
+    /// A flattened field: its segment and the nested struct's names.
+    Flatten(&'static str, &'static [Name]),
+}
+
+/// The check names a derived struct registers, as a tree; implemented by the derive.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be flattened: it does not derive `HealthCheck`",
+    label = "#[health(flatten)] needs a struct with #[derive(HealthCheck)]"
+)]
+pub trait Names {
+    /// The names, relative to the prefix the struct is registered under.
+    const NAMES: &'static [Name];
+}
+
+/// Returns `true` if `tree` registers a check named `name`.
+#[must_use]
+pub const fn contains(tree: &[Name], name: &[u8]) -> bool {
+    let mut index = 0;
+    while index < tree.len() {
+        match &tree[index] {
+            Name::Check(check) => {
+                if bytes_eq(check.as_bytes(), name) {
+                    return true;
+                }
+            }
+            Name::Flatten(segment, nested) => {
+                let segment = segment.as_bytes();
+                if name.len() > segment.len() && name[segment.len()] == b'.' {
+                    let (head, rest) = name.split_at(segment.len());
+                    if bytes_eq(head, segment) && contains(nested, rest.split_at(1).1) {
+                        return true;
+                    }
+                }
+            }
+        }
+        index += 1;
+    }
+    false
+}
+
+const fn bytes_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut index = 0;
+    while index < a.len() {
+        if a[index] != b[index] {
+            return false;
+        }
+        index += 1;
+    }
+    true
+}
+
+/// Fails compilation when the flattened `tree` also registers `name`; `message` names the
+/// clash (generated with both names spelled out).
+pub const fn assert_unique(tree: &[Name], name: &str, message: &str) {
+    assert!(!contains(tree, name.as_bytes()), "{}", message);
+}
+
+/// Fails compilation when `max_silence` is written on a field that is not a heartbeat.
+pub const fn assert_heartbeat<T: Field + ?Sized>() {
+    assert!(
+        matches!(T::JUDGED, Judged::Heartbeat),
+        "`max_silence` is for `Heartbeat` fields: use `max_age` for how old a result may get"
+    );
+}
+
+/// Fails compilation when a heartbeat field has no `max_silence`.
+pub const fn assert_not_heartbeat<T: Field + ?Sized>() {
+    if matches!(T::JUDGED, Judged::Heartbeat) {
+        panic!(
+            "a `Heartbeat` field needs `max_silence = \"...\"`: how long its loop may stay silent"
+        );
+    }
+}
+
+/// Fails compilation when `max_age` is written on a heartbeat or start-up gate.
+pub const fn assert_max_age<T: Field + ?Sized>() {
+    match T::JUDGED {
+        Judged::Scheduled => {}
+        Judged::Heartbeat => {
+            panic!("a `Heartbeat` goes stale after its `max_silence`: write that, not `max_age`");
+        }
+        Judged::Gate => panic!("a `StartupGate` never goes stale: remove `max_age`"),
+    }
+}
+
+/// Fails compilation when a timing key is written on a field the runner never runs.
+pub const fn assert_scheduled<T: Field + ?Sized>() {
+    assert!(
+        matches!(T::JUDGED, Judged::Scheduled),
+        "timing keys apply to checks the runner runs; a `Heartbeat` or `StartupGate` is judged when a probe reads it"
+    );
 }

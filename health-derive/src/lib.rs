@@ -1,2 +1,190 @@
-//! `#[derive(HealthCheck)]`: turns the annotated fields of a service's state struct into
-//! health checks. Not implemented yet (issue 5); this crate holds only its docs so far.
+//! `#[derive(HealthCheck)]`: annotate the fields of the state struct a service already has,
+//! and they become its liveness, readiness and startup checks, validated at compile time.
+//!
+//! Use it through `health-core` with the `derive` and `runtime` features, as
+//! `health_core::HealthCheck`; this crate is its implementation.
+//!
+//! # Example
+//!
+//! ```
+//! use std::sync::Arc;
+//! use health_core::{Check, HealthCheck, Heartbeat, Outcome, Probe, Report, Runner, StartupGate};
+//!
+//! /// One of our own types: it implements the check trait.
+//! struct Cache {
+//!     hit_rate: f64,
+//! }
+//!
+//! impl Check for Cache {
+//!     async fn check(&self) -> Report {
+//!         if self.hit_rate > 0.5 { Report::healthy() } else { Report::degraded("cold cache") }
+//!     }
+//! }
+//!
+//! /// A foreign type (a connection pool, say): checked through an async fn.
+//! struct Pool {
+//!     url: String,
+//! }
+//!
+//! async fn ping_db(pool: &Pool) -> Result<(), String> {
+//!     # let _ = &pool.url;
+//!     Ok(()) // `SELECT 1` in a real service
+//! }
+//!
+//! #[derive(HealthCheck)]
+//! struct Queues {
+//!     #[health(liveness, max_silence = "1m")]
+//!     consumer: Heartbeat,
+//! }
+//!
+//! #[derive(HealthCheck)]
+//! #[health(timeout = "1s", interval = "10s")] // defaults for the checks the runner runs
+//! struct AppState {
+//!     #[health(readiness, timeout = "500ms", with = ping_db)]
+//!     db: Pool,
+//!     #[health(readiness, critical = false)]
+//!     cache: Cache,
+//!     #[health(liveness, max_silence = "30s")]
+//!     worker: Heartbeat,
+//!     #[health(startup)]
+//!     migrations: StartupGate,
+//!     #[health(flatten)]
+//!     queues: Queues, // its checks are named `queues.…`
+//!     config: String, // no attribute: not a check
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)]
+//! # async fn main() -> Result<(), health_core::RegistryError> {
+//! let state = Arc::new(AppState {
+//!     db: Pool { url: "postgres://db".into() },
+//!     cache: Cache { hit_rate: 0.9 },
+//!     worker: Heartbeat::new(),
+//!     migrations: StartupGate::new(),
+//!     queues: Queues { consumer: Heartbeat::new() },
+//!     config: String::new(),
+//! });
+//! let (registry, _runner) = Runner::spawn(&state)?; // `_runner` runs `db` and `cache`
+//!
+//! let names: Vec<&str> = registry.checks().map(|check| check.name()).collect();
+//! assert_eq!(names, ["db", "cache", "worker", "migrations", "queues.consumer"]);
+//!
+//! assert_eq!(registry.probe(Probe::Startup), Outcome::Fail);
+//! state.migrations.done(); // the service keeps using its fields
+//! state.worker.beat();
+//! # tokio::time::sleep(std::time::Duration::from_millis(1)).await; // first runs (virtual time)
+//! assert_eq!(registry.probe(Probe::Startup), Outcome::Pass);
+//! assert_eq!(registry.probe(Probe::Readiness), Outcome::Pass);
+//! assert_eq!(registry.probe(Probe::Liveness), Outcome::Pass);
+//! # assert!(state.config.is_empty());
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! One call wires the state in: `health_core::Runner::spawn(&state)`, or
+//! `RegistryBuilder::register(&state)` then `spawn` to choose the clock or
+//! register more. The registry holds an `Arc` of the state while the runner runs.
+//!
+//! # Field attributes
+//!
+//! Only fields with `#[health(...)]` become checks. Keys, in any order, in one attribute or
+//! several:
+//!
+//! | key | meaning |
+//! |---|---|
+//! | `readiness`, `liveness`, `startup` | the probes the check belongs to: one or more |
+//! | `name = "db"` | the check's name; the field's name by default |
+//! | `critical = false` | a failure only warns (the probe still passes) |
+//! | `interval = "10s"` | time between two runs |
+//! | `timeout = "1s"` | deadline of one run; below the interval |
+//! | `initial_delay = "5s"` | wait before the first run |
+//! | `jitter = "2s"` | spread of the first run, per replica |
+//! | `failure_threshold = 3` | consecutive failures before the check turns Unhealthy |
+//! | `success_threshold = 2` | consecutive passes before it comes back |
+//! | `max_age = "30s"` | a result older than this fails (default: interval + timeout + 1 s) |
+//! | `max_silence = "30s"` | for a `Heartbeat`: how long its loop may stay silent (required) |
+//! | `with = ping_db` | check the field through `async fn ping_db(&FieldType) -> impl IntoReport` |
+//! | `flatten` | the field is a struct deriving `HealthCheck`: its checks join, named `field.check` |
+//! | `allow_dependency` | accept a dependency check on liveness (see below) |
+//!
+//! # Struct attributes
+//!
+//! `#[health(...)]` on the struct sets defaults for the timing keys (`interval`, `timeout`,
+//! `initial_delay`, `jitter`, `failure_threshold`, `success_threshold`) that a field's own
+//! keys override, and `prefix = "api"`, which names every check `api.<name>`.
+//! Unset keys take the runner's defaults (`Schedule::default`: every 10 s, 1 s
+//! timeout).
+//!
+//! # Field types
+//!
+//! - Anything that implements `Check`, also through `Arc<T>`: run by the runner, kind
+//!   (internal or dependency) from `Check::KIND`. The built-in `TcpCheck` is a dependency.
+//! - `Heartbeat` (`max_silence` required) and `StartupGate`: judged when a probe reads
+//!   them, never run; timing keys do not apply.
+//! - Any other type with `with = path`: `path(&field).await` is run as a *dependency*
+//!   check; its output is anything `IntoReport` (`Result<_, impl Display>`, `bool`,
+//!   `Report`, `Status`).
+//! - A struct deriving `HealthCheck`, with `flatten`.
+//!
+//! # Names and durations
+//!
+//! Check names follow `validate_name`: 1 to 63 bytes of `a-z`, `0-9`, `_`, `.`, `-`,
+//! prefix included. A field whose name does not fit (`Db`, `café`) needs a `name`; so
+//! does a tuple-struct field.
+//!
+//! Durations are strings: a whole number and one of the units `ms`, `s`, `m`, `h`
+//! (`"500ms"`, `"2s"`, `"1m"`, `"1h"`). Fractions are refused rather than rounded:
+//! write `"1500ms"`, not `"1.5s"`.
+//!
+//! # Compile-time checks
+//!
+//! Every mistake is a compile error on the offending tokens, and all of them are reported
+//! at once; the type still gets a (never called) `HealthCheck` impl, so code that uses it
+//! raises no further errors. The derive refuses:
+//!
+//! - an unknown key (with the closest known one suggested), a key on the wrong item, a
+//!   duplicate key, a value of the wrong type;
+//! - a field with no probe, a tuple-struct field without `name`, an invalid or duplicate
+//!   check name, also across `flatten` (a check named `queues.depth` next to a flattened
+//!   `queues` that has `depth`);
+//! - an invalid duration (`"5x"`), a zero `interval`, `timeout`, `max_age` or
+//!   `max_silence`, a threshold of 0, a `timeout` not below its `interval`;
+//! - a `with` value that is not a path to an async fn taking `&FieldType` (the error
+//!   points at the path);
+//! - a heartbeat without `max_silence`, `max_silence` on anything else, `max_age` on a
+//!   heartbeat or gate, timing keys on a heartbeat or gate;
+//! - an enum or a union, lifetime parameters;
+//! - **the restart-storm guard**: a dependency check (a field whose type's
+//!   `Check::KIND` is `Dependency`, or any `with` check) on `liveness`. A dependency
+//!   outage would fail liveness in every replica at once and the kubelet would restart
+//!   them all. Move it to `readiness`, or write `allow_dependency` if a restart really is
+//!   the cure.
+//!
+//! Checks that need the field's type (the guard, heartbeat keys, names across `flatten`)
+//! are const evaluations; for a field whose type names a type parameter they run when the
+//! impl is instantiated (`cargo build`, not `cargo check`).
+//!
+//! # Generated code
+//!
+//! One `impl HealthCheck` (and a hidden `impl __private::Names`) inside `const _: () =
+//! { ... };`: no item reaches the caller's module. Paths are absolute through
+//! `::health_core`, so a user's own `Result`, `Option` or `core` changes nothing. Generic
+//! structs work: the impl requires `Self: Send + Sync + 'static` and each annotated field
+//! type to be a check (or, flattened, a `HealthCheck`). Nothing runs at probe time: the
+//! impl only registers checks when the registry is built.
+//!
+
+#![forbid(unsafe_code)]
+#![doc(test(attr(deny(warnings))))]
+
+mod ast;
+mod attr;
+mod expand;
+mod fallback;
+mod valid;
+
+/// Derives `health_core::HealthCheck`; see the [crate docs](crate) for the attributes.
+#[proc_macro_derive(HealthCheck, attributes(health))]
+pub fn derive_health_check(input: proc_macro::TokenStream) -> proc_macro::TokenStream {
+    let input = syn::parse_macro_input!(input as syn::DeriveInput);
+    expand::derive(&input).into()
+}

@@ -1,0 +1,647 @@
+//! Parsing of `#[health(...)]` attributes, and of the values they hold (durations, names).
+//!
+//! Simple checks happen here, while a value is parsed: a key at the wrong level, a
+//! duplicate key, a literal of the wrong type, a bad duration, a zero threshold. Checks
+//! that involve more than one key or field live in `valid.rs` (serde's rule). Every error
+//! is recorded and parsing goes on, so the user sees all of them at once.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use proc_macro2::TokenStream;
+use quote::{ToTokens, quote};
+use syn::meta::ParseNestedMeta;
+use syn::{Attribute, Expr, ExprLit, ExprPath, Lit, LitStr, Path, Token};
+
+/// What health-core's `validate_name` allows: the longest check name, in bytes.
+pub(crate) const MAX_NAME_LEN: usize = 63;
+
+/// Errors collected across attributes and fields, reported together.
+#[derive(Clone, Default)]
+pub(crate) struct Errors(Option<syn::Error>);
+
+impl Errors {
+    pub(crate) fn push(&mut self, error: syn::Error) {
+        match &mut self.0 {
+            Some(first) => first.combine(error),
+            None => self.0 = Some(error),
+        }
+    }
+
+    pub(crate) fn spanned(&mut self, tokens: impl ToTokens, message: impl std::fmt::Display) {
+        self.push(syn::Error::new_spanned(tokens, message));
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_none()
+    }
+
+    pub(crate) fn finish(self) -> syn::Result<()> {
+        self.0.map_or(Ok(()), Err)
+    }
+}
+
+/// Where an attribute sits.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Level {
+    Struct,
+    Field,
+}
+
+/// Where a key may be written.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Allowed {
+    Struct,
+    Field,
+    Both,
+}
+
+impl Allowed {
+    fn admits(self, level: Level) -> bool {
+        matches!(
+            (self, level),
+            (Allowed::Both, _) | (Allowed::Struct, Level::Struct) | (Allowed::Field, Level::Field)
+        )
+    }
+}
+
+/// What follows a key.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    Flag,
+    Duration,
+    Bool,
+    Int,
+    Str,
+    Path,
+}
+
+/// Every key, with where it goes and what it takes: one table, so the unknown-key
+/// suggestion and the wrong-level message cannot drift from the parser.
+const KEYS: &[(&str, Allowed, Shape)] = &[
+    ("readiness", Allowed::Field, Shape::Flag),
+    ("liveness", Allowed::Field, Shape::Flag),
+    ("startup", Allowed::Field, Shape::Flag),
+    ("name", Allowed::Field, Shape::Str),
+    ("critical", Allowed::Field, Shape::Bool),
+    ("timeout", Allowed::Both, Shape::Duration),
+    ("interval", Allowed::Both, Shape::Duration),
+    ("initial_delay", Allowed::Both, Shape::Duration),
+    ("jitter", Allowed::Both, Shape::Duration),
+    ("failure_threshold", Allowed::Both, Shape::Int),
+    ("success_threshold", Allowed::Both, Shape::Int),
+    ("max_age", Allowed::Field, Shape::Duration),
+    ("max_silence", Allowed::Field, Shape::Duration),
+    ("with", Allowed::Field, Shape::Path),
+    ("flatten", Allowed::Field, Shape::Flag),
+    ("allow_dependency", Allowed::Field, Shape::Flag),
+    ("prefix", Allowed::Struct, Shape::Str),
+];
+
+/// The attribute syntax of a key, for messages: `#[health(readiness)]`,
+/// `#[health(timeout = ...)]`.
+fn syntax(key: &str, shape: Shape) -> String {
+    if shape == Shape::Flag {
+        format!("#[health({key})]")
+    } else {
+        format!("#[health({key} = ...)]")
+    }
+}
+
+/// One key as written: its value and the tokens to point at.
+pub(crate) struct Setting<T> {
+    pub(crate) value: T,
+    /// The key's path, for errors about the key itself.
+    pub(crate) key: Path,
+    /// `key = value` (or the key alone), for errors about the whole setting.
+    pub(crate) tokens: TokenStream,
+}
+
+/// The timing keys, allowed on the struct (defaults) and on fields (overrides).
+#[derive(Default)]
+pub(crate) struct Timing {
+    pub(crate) timeout: Option<Setting<Duration>>,
+    pub(crate) interval: Option<Setting<Duration>>,
+    pub(crate) initial_delay: Option<Setting<Duration>>,
+    pub(crate) jitter: Option<Setting<Duration>>,
+    pub(crate) failure_threshold: Option<Setting<u32>>,
+    pub(crate) success_threshold: Option<Setting<u32>>,
+}
+
+impl Timing {
+    /// The field-level keys written, for errors that name each of them.
+    pub(crate) fn keys(&self) -> impl Iterator<Item = &Path> {
+        let durations = [
+            &self.timeout,
+            &self.interval,
+            &self.initial_delay,
+            &self.jitter,
+        ]
+        .into_iter()
+        .flatten()
+        .map(|setting| &setting.key);
+        let thresholds = [&self.failure_threshold, &self.success_threshold]
+            .into_iter()
+            .flatten()
+            .map(|setting| &setting.key);
+        durations.chain(thresholds)
+    }
+}
+
+/// The keys of the `#[health(...)]` attributes on one struct or field.
+#[derive(Default)]
+pub(crate) struct Attrs<'a> {
+    /// The first `#[health]` attribute, for errors about the attribute as a whole.
+    pub(crate) original: Option<&'a Attribute>,
+    pub(crate) readiness: Option<Setting<()>>,
+    pub(crate) liveness: Option<Setting<()>>,
+    pub(crate) startup: Option<Setting<()>>,
+    pub(crate) name: Option<Setting<String>>,
+    pub(crate) critical: Option<Setting<bool>>,
+    pub(crate) timing: Timing,
+    pub(crate) max_age: Option<Setting<Duration>>,
+    pub(crate) max_silence: Option<Setting<Duration>>,
+    pub(crate) with: Option<Setting<ExprPath>>,
+    pub(crate) flatten: Option<Setting<()>>,
+    pub(crate) allow_dependency: Option<Setting<()>>,
+    pub(crate) prefix: Option<Setting<String>>,
+    /// Some key of these attributes had an error: later checks skip this item, so one
+    /// mistake is reported once, not again as the things it broke.
+    pub(crate) failed: bool,
+}
+
+impl<'a> Attrs<'a> {
+    /// Parses every `#[health(...)]` attribute in `attrs`, recording errors in `errors`.
+    pub(crate) fn from_syn(attrs: &'a [Attribute], level: Level, errors: &mut Errors) -> Self {
+        let mut parsed = Attrs::default();
+        let mut local = Errors::default();
+        for attr in attrs.iter().filter(|attr| attr.path().is_ident("health")) {
+            parsed.original.get_or_insert(attr);
+            let result = attr.parse_nested_meta(|meta| {
+                let value = value_of(&meta, &mut local)?;
+                parsed.set(&meta.path, value.as_ref(), level, &mut local);
+                Ok(())
+            });
+            if let Err(error) = result {
+                local.push(error);
+            }
+        }
+        parsed.failed = !local.is_empty();
+        if let Err(error) = local.finish() {
+            errors.push(error);
+        }
+        parsed
+    }
+
+    /// Records one `key` (and its value) at `level`.
+    fn set(&mut self, key: &Path, value: Option<&Expr>, level: Level, errors: &mut Errors) {
+        let Some(ident) = key.get_ident() else {
+            errors.spanned(
+                key,
+                format_args!("unknown health attribute `{}`", key.to_token_stream()),
+            );
+            return;
+        };
+        let name = ident.to_string();
+        let Some(&(_, allowed, shape)) = KEYS.iter().find(|(known, ..)| *known == name) else {
+            errors.spanned(key, unknown_key(&name, level));
+            return;
+        };
+        if !allowed.admits(level) {
+            let place = match level {
+                Level::Struct => "a field",
+                Level::Field => "the struct",
+            };
+            errors.spanned(
+                key,
+                format_args!(
+                    "not expected here; {} belongs on {place}",
+                    syntax(&name, shape)
+                ),
+            );
+            return;
+        }
+        let tokens = match value {
+            Some(value) => quote!(#key = #value),
+            None => key.to_token_stream(),
+        };
+        if shape == Shape::Flag && value.is_some() {
+            errors.spanned(
+                &tokens,
+                format_args!("`{name}` takes no value: write {}", syntax(&name, shape)),
+            );
+            return;
+        }
+        if shape != Shape::Flag && value.is_none() {
+            errors.spanned(
+                key,
+                format_args!("expected a value: {}", example(&name, shape)),
+            );
+            return;
+        }
+        let at = Place {
+            key,
+            tokens: &tokens,
+            name: &name,
+            shape,
+        };
+        let result = match name.as_str() {
+            "readiness" => at.store(&mut self.readiness, ()),
+            "liveness" => at.store(&mut self.liveness, ()),
+            "startup" => at.store(&mut self.startup, ()),
+            "flatten" => at.store(&mut self.flatten, ()),
+            "allow_dependency" => at.store(&mut self.allow_dependency, ()),
+            "name" => parse_name(value, &name, shape).and_then(|v| at.store(&mut self.name, v)),
+            "prefix" => {
+                parse_prefix(value, &name, shape).and_then(|v| at.store(&mut self.prefix, v))
+            }
+            "critical" => {
+                parse_bool(value, &name, shape).and_then(|v| at.store(&mut self.critical, v))
+            }
+            "with" => parse_with(value).and_then(|v| at.store(&mut self.with, v)),
+            "failure_threshold" => parse_threshold(value, &name, shape)
+                .and_then(|v| at.store(&mut self.timing.failure_threshold, v)),
+            "success_threshold" => parse_threshold(value, &name, shape)
+                .and_then(|v| at.store(&mut self.timing.success_threshold, v)),
+            _ => parse_duration_key(value, &name, shape).and_then(|v| {
+                let slot = match name.as_str() {
+                    "timeout" => &mut self.timing.timeout,
+                    "interval" => &mut self.timing.interval,
+                    "initial_delay" => &mut self.timing.initial_delay,
+                    "jitter" => &mut self.timing.jitter,
+                    "max_age" => &mut self.max_age,
+                    _ => &mut self.max_silence,
+                };
+                at.store(slot, v)
+            }),
+        };
+        if let Err(error) = result {
+            errors.push(error);
+        }
+    }
+
+    /// Returns `true` if any probe key is written.
+    pub(crate) fn has_probe(&self) -> bool {
+        self.readiness.is_some() || self.liveness.is_some() || self.startup.is_some()
+    }
+}
+
+/// Reads what follows a key: `= expr`, nothing, or (an error) a parenthesised list.
+///
+/// The value is parsed as any expression, whatever the key, so that a value of the wrong
+/// type is still consumed and the rest of the attribute parses: the error is then about
+/// the value alone.
+fn value_of(meta: &ParseNestedMeta<'_>, errors: &mut Errors) -> syn::Result<Option<Expr>> {
+    if meta.input.peek(Token![=]) {
+        return meta.value()?.parse().map(Some);
+    }
+    if meta.input.peek(syn::token::Paren) {
+        let group: proc_macro2::TokenTree = meta.input.parse()?;
+        let path = &meta.path;
+        errors.spanned(
+            quote!(#path #group),
+            "expected `key` or `key = value`, not a list",
+        );
+    }
+    Ok(None)
+}
+
+/// Where a key was written, for storing its value.
+struct Place<'k> {
+    key: &'k Path,
+    tokens: &'k TokenStream,
+    name: &'k str,
+    shape: Shape,
+}
+
+impl Place<'_> {
+    /// Stores `value` unless the key was already given; the second copy is flagged.
+    fn store<T>(&self, slot: &mut Option<Setting<T>>, value: T) -> syn::Result<()> {
+        if slot.is_some() {
+            return Err(syn::Error::new_spanned(
+                self.key,
+                format_args!("duplicate {} attribute", syntax(self.name, self.shape)),
+            ));
+        }
+        *slot = Some(Setting {
+            value,
+            key: self.key.clone(),
+            tokens: self.tokens.clone(),
+        });
+        Ok(())
+    }
+}
+
+/// An example of the right form of a key, for "expected" messages.
+fn example(name: &str, shape: Shape) -> String {
+    match shape {
+        Shape::Flag => format!("#[health({name})]"),
+        Shape::Duration => format!("#[health({name} = \"500ms\")]"),
+        Shape::Bool => format!("#[health({name} = false)]"),
+        Shape::Int => format!("#[health({name} = 3)]"),
+        Shape::Str => format!("#[health({name} = \"db\")]"),
+        Shape::Path => format!("#[health({name} = ping_db)]"),
+    }
+}
+
+fn lit_str<'v>(value: Option<&'v Expr>, name: &str, shape: Shape) -> syn::Result<&'v LitStr> {
+    match value {
+        Some(Expr::Lit(ExprLit {
+            lit: Lit::Str(lit), ..
+        })) => Ok(lit),
+        other => Err(syn::Error::new_spanned(
+            other,
+            format_args!("expected a string: {}", example(name, shape)),
+        )),
+    }
+}
+
+fn parse_name(value: Option<&Expr>, name: &str, shape: Shape) -> syn::Result<String> {
+    let lit = lit_str(value, name, shape)?;
+    let text = lit.value();
+    match name_problem(&text) {
+        Some(problem) => Err(syn::Error::new_spanned(
+            lit,
+            format_args!("invalid check name {text:?}: {problem}"),
+        )),
+        None => Ok(text),
+    }
+}
+
+fn parse_prefix(value: Option<&Expr>, name: &str, shape: Shape) -> syn::Result<String> {
+    let lit = lit_str(value, name, shape)?;
+    let text = lit.value();
+    if let Some(problem) = name_problem(&text) {
+        return Err(syn::Error::new_spanned(
+            lit,
+            format_args!("invalid prefix {text:?}: {problem}"),
+        ));
+    }
+    if let Some(bare) = text.strip_suffix('.') {
+        return Err(syn::Error::new_spanned(
+            lit,
+            format_args!("the prefix is joined to names with a `.`: write \"{bare}\""),
+        ));
+    }
+    Ok(text)
+}
+
+fn parse_bool(value: Option<&Expr>, name: &str, shape: Shape) -> syn::Result<bool> {
+    match value {
+        Some(Expr::Lit(ExprLit {
+            lit: Lit::Bool(lit),
+            ..
+        })) => Ok(lit.value),
+        other => Err(syn::Error::new_spanned(
+            other,
+            format_args!("expected `true` or `false`: {}", example(name, shape)),
+        )),
+    }
+}
+
+fn parse_threshold(value: Option<&Expr>, name: &str, shape: Shape) -> syn::Result<u32> {
+    let Some(Expr::Lit(ExprLit {
+        lit: Lit::Int(lit), ..
+    })) = value
+    else {
+        return Err(syn::Error::new_spanned(
+            value,
+            format_args!("expected an integer: {}", example(name, shape)),
+        ));
+    };
+    match lit.base10_parse::<u32>()? {
+        0 => Err(syn::Error::new_spanned(
+            lit,
+            format_args!(
+                "`{name}` must be at least 1: it counts consecutive results, and 1 means \"at once\""
+            ),
+        )),
+        threshold => Ok(threshold),
+    }
+}
+
+fn parse_with(value: Option<&Expr>) -> syn::Result<ExprPath> {
+    match value {
+        Some(Expr::Path(path)) => Ok(path.clone()),
+        Some(Expr::Lit(ExprLit {
+            lit: Lit::Str(lit), ..
+        })) => Err(syn::Error::new_spanned(
+            lit,
+            format_args!(
+                "expected a path to an async fn, not a string: #[health(with = {})]",
+                lit.value()
+            ),
+        )),
+        other => Err(syn::Error::new_spanned(
+            other,
+            "expected a path to an async fn taking `&FieldType`: #[health(with = ping_db)]",
+        )),
+    }
+}
+
+fn parse_duration_key(value: Option<&Expr>, name: &str, shape: Shape) -> syn::Result<Duration> {
+    let lit = lit_str(value, name, shape).map_err(|_| {
+        syn::Error::new_spanned(
+            value,
+            format_args!("expected a duration string: {}", example(name, shape)),
+        )
+    })?;
+    let duration = parse_duration(lit)?;
+    let must_be_positive = matches!(name, "timeout" | "interval" | "max_age" | "max_silence");
+    if must_be_positive && duration.is_zero() {
+        let why = match name {
+            "interval" => "a check needs time between runs",
+            "timeout" => "every run would time out",
+            _ => "every result would be stale at once",
+        };
+        return Err(syn::Error::new_spanned(
+            lit,
+            format_args!("`{name}` must be above zero: {why}"),
+        ));
+    }
+    Ok(duration)
+}
+
+/// Parses `"500ms"`, `"2s"`, `"1m"` or `"1h"`: a whole number and a unit.
+///
+/// Fractions are refused rather than rounded (`"1.5s"` asks for `"1500ms"`): a duration
+/// that reads exactly is worth more than the saved keystrokes.
+pub(crate) fn parse_duration(lit: &LitStr) -> syn::Result<Duration> {
+    const FORMS: &str = "a whole number and a unit: \"500ms\", \"2s\", \"1m\" or \"1h\"";
+    let text = lit.value();
+    let digits = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(digits);
+    let error = |message: String| Err(syn::Error::new_spanned(lit, message));
+    if number.is_empty() {
+        return error(format!("invalid duration {text:?}: expected {FORMS}"));
+    }
+    if unit.starts_with('.') {
+        return error(format!(
+            "invalid duration {text:?}: use a whole number of a smaller unit, like \"1500ms\" for 1.5s"
+        ));
+    }
+    let millis_per_unit: u64 = match unit {
+        "ms" => 1,
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "" => {
+            return error(format!(
+                "invalid duration {text:?}: missing unit; expected {FORMS}"
+            ));
+        }
+        _ => {
+            return error(format!(
+                "invalid duration {text:?}: unknown unit `{unit}`; expected ms, s, m or h"
+            ));
+        }
+    };
+    let millis = number
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(millis_per_unit));
+    match millis {
+        Some(millis) => Ok(Duration::from_millis(millis)),
+        None => error(format!("invalid duration {text:?}: too large")),
+    }
+}
+
+/// Formats a duration the way it is written in attributes, for messages.
+pub(crate) fn format_duration(duration: Duration) -> String {
+    let millis = duration.as_millis();
+    let mut text = String::new();
+    let _ = match millis {
+        0 => write!(text, "0s"),
+        m if m % 3_600_000 == 0 => write!(text, "{}h", m / 3_600_000),
+        m if m % 60_000 == 0 => write!(text, "{}m", m / 60_000),
+        m if m % 1_000 == 0 => write!(text, "{}s", m / 1_000),
+        m => write!(text, "{m}ms"),
+    };
+    text
+}
+
+/// What is wrong with a check name, by health-core's `validate_name` rules.
+pub(crate) fn name_problem(name: &str) -> Option<&'static str> {
+    if name.is_empty() {
+        Some("must not be empty")
+    } else if name.len() > MAX_NAME_LEN {
+        Some("must be at most 63 bytes")
+    } else if !name
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'.' | b'-'))
+    {
+        Some("may only contain a-z, 0-9, '_', '.' and '-'")
+    } else {
+        None
+    }
+}
+
+/// The message for an unknown key, with the closest known key allowed at `level`.
+fn unknown_key(name: &str, level: Level) -> String {
+    let closest = KEYS
+        .iter()
+        .filter(|(_, allowed, _)| allowed.admits(level))
+        .map(|&(known, ..)| (edit_distance(name, known), known))
+        .min();
+    match closest {
+        Some((distance, known)) if distance <= 2.max(name.len() / 3) => {
+            format!("unknown health attribute `{name}`; did you mean `{known}`?")
+        }
+        _ => format!("unknown health attribute `{name}`"),
+    }
+}
+
+/// Levenshtein distance, counting an adjacent swap as one edit (`timoeut`).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut rows = vec![vec![0; b.len() + 1]; a.len() + 1];
+    for (i, row) in rows.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in rows[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (rows[i - 1][j] + 1)
+                .min(rows[i][j - 1] + 1)
+                .min(rows[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(rows[i - 2][j - 2] + 1);
+            }
+            rows[i][j] = best;
+        }
+    }
+    rows[a.len()][b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Level, edit_distance, format_duration, parse_duration, unknown_key};
+    use std::time::Duration;
+
+    fn duration(text: &str) -> Result<Duration, String> {
+        let lit = syn::LitStr::new(text, proc_macro2::Span::call_site());
+        parse_duration(&lit).map_err(|error| error.to_string())
+    }
+
+    #[test]
+    fn durations_parse_in_every_unit() {
+        assert_eq!(duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(duration("2s"), Ok(Duration::from_secs(2)));
+        assert_eq!(duration("1m"), Ok(Duration::from_mins(1)));
+        assert_eq!(duration("1h"), Ok(Duration::from_hours(1)));
+        assert_eq!(duration("0s"), Ok(Duration::ZERO));
+    }
+
+    #[test]
+    fn bad_durations_say_what_is_wrong() {
+        assert!(duration("5x").unwrap_err().contains("unknown unit `x`"));
+        assert!(duration("5").unwrap_err().contains("missing unit"));
+        assert!(
+            duration("s")
+                .unwrap_err()
+                .contains("expected a whole number")
+        );
+        assert!(duration("1.5s").unwrap_err().contains("\"1500ms\""));
+        assert!(
+            duration(" 5s")
+                .unwrap_err()
+                .contains("expected a whole number")
+        );
+        assert!(
+            duration("99999999999999999999h")
+                .unwrap_err()
+                .contains("too large")
+        );
+        assert!(
+            duration("9999999999999999h")
+                .unwrap_err()
+                .contains("too large")
+        );
+    }
+
+    #[test]
+    fn durations_format_as_written() {
+        for text in ["500ms", "2s", "1m", "1h", "90s", "1500ms"] {
+            assert_eq!(format_duration(duration(text).unwrap()), text);
+        }
+    }
+
+    #[test]
+    fn unknown_keys_suggest_the_closest() {
+        assert!(unknown_key("timout", Level::Field).ends_with("did you mean `timeout`?"));
+        assert!(unknown_key("readyness", Level::Field).ends_with("did you mean `readiness`?"));
+        assert!(unknown_key("intreval", Level::Struct).ends_with("did you mean `interval`?"));
+        assert!(unknown_key("prefx", Level::Struct).ends_with("did you mean `prefix`?"));
+        assert_eq!(
+            unknown_key("colour", Level::Field),
+            "unknown health attribute `colour`"
+        );
+        assert_eq!(edit_distance("timoeut", "timeout"), 1, "a swap is one edit");
+    }
+}
