@@ -33,8 +33,11 @@ fn try_expand(node: &DeriveInput) -> syn::Result<TokenStream> {
     Ok(impl_struct(&input))
 }
 
-/// The generated fn's parameters and locals: mixed-site, so they can neither capture nor
-/// be captured by the user's names.
+/// The generated fn's parameters and locals.
+///
+/// Mixed-site, so the user's tokens (a `with` path, a field type) cannot see them. That
+/// does not stop a binding from resolving to a `const` item of the caller's module
+/// (patterns resolve items at the call site), hence the `__health_` prefix as well.
 struct Locals {
     root: Ident,
     project: Ident,
@@ -48,7 +51,7 @@ struct Locals {
 
 impl Locals {
     fn new() -> Locals {
-        let local = |name| Ident::new(name, Span::mixed_site());
+        let local = |name: &str| Ident::new(&format!("__health_{name}"), Span::mixed_site());
         Locals {
             root: local("root"),
             project: local("project"),
