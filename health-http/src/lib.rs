@@ -17,8 +17,8 @@
 //!
 //! let listener = TcpListener::bind("127.0.0.1:0").await?;
 //! serve(listener, HealthService::new(registry))
-//!     .drain_delay(Duration::from_secs(5))
-//!     .with_graceful_shutdown(async { /* e.g. SIGTERM */ })
+//!     .drain_delay(Duration::ZERO) // 5 s by default; none here, so the example ends at once
+//!     .with_graceful_shutdown(async { /* e.g. tokio::signal::ctrl_c() */ })
 //!     .await;
 //! # Ok(()) }
 //! ```

@@ -44,7 +44,6 @@ const MIN_BUF_SIZE: usize = 8 * 1024;
 /// let listener = TcpListener::bind("127.0.0.1:0").await?;
 /// let server = tokio::spawn(serve(listener, HealthService::new(registry)).into_future());
 /// # server.abort(); Ok(()) }
-/// # use std::future::IntoFuture as _;
 /// ```
 #[must_use = "a server does nothing until awaited"]
 pub fn serve(listener: TcpListener, service: HealthService) -> Serve {
@@ -137,7 +136,6 @@ impl<F> Serve<F> {
     /// stop.send(()).unwrap();
     /// server.await.unwrap();
     /// # Ok(()) }
-    /// # use std::future::IntoFuture as _;
     /// ```
     pub fn with_graceful_shutdown<G>(self, signal: G) -> Serve<G>
     where

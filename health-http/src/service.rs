@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use health_core::{CheckView, Outcome, Phase, Probe, Registry};
+use health_core::{CheckView, Outcome, Phase, Probe, Registry, Timestamp};
 use http::header::{self, HeaderMap, HeaderValue};
 use http::request::Parts;
 use http::{Method, Request, Response, StatusCode};
@@ -210,28 +210,28 @@ impl HealthService {
             (route.endpoint, route.probe, route.check.map(str::to_owned));
         let details = self.shows_details(parts);
         let registry = &self.inner.registry;
-        let report = match &check {
-            None => Report::aggregate(registry, probe, &query.exclude, details),
+        let listing = match &check {
+            None => Listing::aggregate(registry, probe, &query.exclude, details),
             Some(name) => match registry.check(name).filter(|c| c.probes().contains(probe)) {
-                Some(check) => Report::single(registry, probe, check, details),
+                Some(check) => Listing::single(registry, probe, check, details),
                 None => {
                     return respond(StatusCode::NOT_FOUND, TEXT, "not found\n".into(), head);
                 }
             },
         };
-        let status = if report.verdict.is_passing() {
+        let status = if listing.verdict.is_passing() {
             StatusCode::OK
         } else {
             StatusCode::SERVICE_UNAVAILABLE
         };
         if json {
-            return respond(status, HEALTH_JSON, report.json().into(), head);
+            return respond(status, HEALTH_JSON, listing.json().into(), head);
         }
-        let body = match (&check, report.verdict.is_passing(), query.verbose) {
-            (None, passing, true) => report.text(endpoint, passing),
+        let body = match (&check, listing.verdict.is_passing(), query.verbose) {
+            (None, passing, true) => listing.text(endpoint, passing),
             (None, passing, false) => return prepared(endpoint, passing, head),
             (Some(_), true, false) => return prepared(endpoint, true, head),
-            (Some(_), _, _) => report.lines(),
+            (Some(_), _, _) => listing.lines(),
         };
         respond(status, TEXT, body.into(), head)
     }
@@ -436,8 +436,14 @@ struct Line<'a> {
 }
 
 impl<'a> Line<'a> {
-    fn check(registry: &Registry, probe: Probe, check: CheckView<'a>, details: bool) -> Line<'a> {
-        let snapshot = check.snapshot_at(registry.now());
+    fn check(
+        registry: &Registry,
+        now: Timestamp,
+        probe: Probe,
+        check: CheckView<'a>,
+        details: bool,
+    ) -> Line<'a> {
+        let snapshot = check.snapshot_at(now);
         let outcome = Outcome::of(snapshot.status(), check.is_critical(), probe);
         let reason = (details && outcome != Outcome::Pass).then(|| {
             Cow::Owned(
@@ -498,21 +504,22 @@ impl<'a> Line<'a> {
 }
 
 /// A formatted answer's content: the lines and the verdict they add up to.
-struct Report<'a> {
+struct Listing<'a> {
     lines: Vec<Line<'a>>,
     unmatched: Vec<&'a str>,
     verdict: Outcome,
 }
 
-impl<'a> Report<'a> {
+impl<'a> Listing<'a> {
     fn aggregate(
         registry: &'a Registry,
         probe: Probe,
         exclude: &'a [String],
         details: bool,
-    ) -> Report<'a> {
+    ) -> Listing<'a> {
         // Latches startup if it passes now, as a plain probe read would.
         let started = registry.is_started();
+        let now = registry.now();
         let mut matched = vec![false; exclude.len()];
         let mut lines: Vec<Line<'a>> = registry
             .members(probe)
@@ -522,7 +529,7 @@ impl<'a> Report<'a> {
                         matched[index] = true;
                         Line::excluded(check.name())
                     }
-                    Err(_) => Line::check(registry, probe, check, details),
+                    Err(_) => Line::check(registry, now, probe, check, details),
                 },
             )
             .collect();
@@ -559,7 +566,7 @@ impl<'a> Report<'a> {
             .filter(|(_, matched)| !matched)
             .map(|(name, _)| name.as_str())
             .collect();
-        Report {
+        Listing {
             lines,
             unmatched,
             verdict,
@@ -571,9 +578,9 @@ impl<'a> Report<'a> {
         probe: Probe,
         check: CheckView<'a>,
         details: bool,
-    ) -> Report<'a> {
-        let line = Line::check(registry, probe, check, details);
-        Report {
+    ) -> Listing<'a> {
+        let line = Line::check(registry, registry.now(), probe, check, details);
+        Listing {
             verdict: line.outcome.unwrap_or(Outcome::Pass),
             lines: vec![line],
             unmatched: Vec::new(),
@@ -720,9 +727,7 @@ mod tests {
     use std::task::{Context, Poll, Waker};
     use std::time::Duration;
 
-    use health_core::{
-        CheckHandle, CheckKind, CheckSpec, Report as CheckReport, StartupGate, Status,
-    };
+    use health_core::{CheckHandle, CheckKind, CheckSpec, Report, StartupGate, Status};
     use hyper::body::Body as _;
     use hyper::service::Service as _;
 
@@ -1175,7 +1180,7 @@ mod tests {
             .unwrap();
         builder.push(CheckSpec::new("queue").readiness()).unwrap(); // never reported
         let service = HealthService::new(builder.build()).details(true);
-        db.publish(CheckReport::new(Status::Healthy).with_observed(4.5, "ms"));
+        db.publish(Report::new(Status::Healthy).with_observed(4.5, "ms"));
         let (status, body) = get_json(&service, "/readyz?exclude=nope");
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
         // The time is the wall clock's: check its shape, then compare the rest exactly.
