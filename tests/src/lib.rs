@@ -1,2 +1,215 @@
-//! End-to-end fault scenarios across the workspace's crates (issue 7). The scenarios live in
-//! `tests/`; this library is empty.
+//! Helpers for the end-to-end scenarios in `tests/`: start the example service as a real
+//! process, talk raw HTTP/1.1 to it, and wait on conditions with deadlines.
+//!
+//! The scenarios drive the real example (`health-http/examples/service.rs`), so what they
+//! prove is what a newcomer runs: derive → core → runner → HTTP, with real sockets and
+//! real signals.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+use tokio::process::{Child, Command};
+use tokio::time::{Instant, timeout};
+
+/// The kubelet's default probe timeout: every probe must answer within it.
+pub const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// The example service, running; killed when dropped.
+#[derive(Debug)]
+pub struct Service {
+    child: Child,
+    /// Where probes are served.
+    pub addr: String,
+    /// The admin port.
+    pub admin: String,
+}
+
+/// Returns the example binary, building it if `cargo test` has not.
+fn example_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    // target/<profile>/deps/<test> → target/<profile>/examples/service
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("the test binary lives in target/<profile>/deps");
+    let binary = profile_dir.join("examples").join("service");
+    if !binary.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = std::process::Command::new(cargo)
+            .args(["build", "-p", "health-http", "--example", "service"])
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "building the example failed");
+    }
+    binary
+}
+
+impl Service {
+    /// Starts the example on ephemeral loopback ports with `args` and waits for its
+    /// banner.
+    ///
+    /// # Panics
+    ///
+    /// If it does not start within 30 s.
+    pub async fn start(args: &[&str]) -> Service {
+        let mut child = Command::new(example_binary())
+            .args(["--addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0"])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("the example starts");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let mut next_addr = async |prefix: &str| {
+            let line = timeout(Duration::from_secs(30), lines.next_line())
+                .await
+                .expect("the banner within 30 s")
+                .expect("readable stdout")
+                .expect("a banner line");
+            line.strip_prefix(prefix)
+                .unwrap_or_else(|| panic!("{line:?} should start with {prefix:?}"))
+                .to_owned()
+        };
+        let addr = next_addr("probes listening on http://").await;
+        let admin = next_addr("admin listening on http://").await;
+        // Keep draining stdout so the child never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Service { child, addr, admin }
+    }
+
+    /// GETs `path` on the probe port.
+    ///
+    /// # Panics
+    ///
+    /// If the service does not answer within [`PROBE_TIMEOUT`].
+    pub async fn get(&self, path: &str) -> Answer {
+        get(&self.addr, path).await
+    }
+
+    /// Calls an admin route (`/dependency/down`, `/worker/stall`, …).
+    ///
+    /// # Panics
+    ///
+    /// If the admin port does not answer 200.
+    pub async fn admin(&self, path: &str) {
+        let answer = get(&self.admin, path).await;
+        assert_eq!(answer.status, 200, "admin {path}: {}", answer.body);
+    }
+
+    /// Sends SIGTERM, as the kubelet does to stop a pod.
+    ///
+    /// # Panics
+    ///
+    /// If `kill` cannot be run.
+    pub fn terminate(&self) {
+        let pid = self.child.id().expect("running").to_string();
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+    }
+
+    /// Waits for the process to exit and returns its exit code.
+    ///
+    /// # Panics
+    ///
+    /// If it does not exit within `limit`.
+    pub async fn exit_code(&mut self, limit: Duration) -> Option<i32> {
+        timeout(limit, self.child.wait())
+            .await
+            .expect("the service exits in time")
+            .expect("wait works")
+            .code()
+    }
+}
+
+/// A parsed HTTP answer.
+#[derive(Debug)]
+pub struct Answer {
+    /// The status code.
+    pub status: u16,
+    /// The body, as text.
+    pub body: String,
+}
+
+/// GETs `path` from `addr` on a new connection, bounded by [`PROBE_TIMEOUT`].
+///
+/// # Panics
+///
+/// If no whole answer arrives in time.
+pub async fn get(addr: &str, path: &str) -> Answer {
+    timeout(PROBE_TIMEOUT, async {
+        let mut stream = TcpStream::connect(addr).await.expect("connect");
+        let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.expect("write");
+        read_answer(&mut stream).await
+    })
+    .await
+    .unwrap_or_else(|_| panic!("GET {path} took longer than the probe timeout"))
+}
+
+/// Reads one `Connection: close` answer (or, with `Content-Length`, one keep-alive
+/// answer) from `stream`.
+///
+/// # Panics
+///
+/// If the answer is malformed.
+pub async fn read_answer(stream: &mut TcpStream) -> Answer {
+    let mut buffer = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        if let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buffer[..end]).into_owned();
+            let length = head.lines().find_map(|line| {
+                let (name, value) = line.split_once(':')?;
+                name.eq_ignore_ascii_case("content-length")
+                    .then(|| value.trim().parse::<usize>().ok())
+                    .flatten()
+            });
+            if let Some(length) = length
+                && buffer.len() >= end + 4 + length
+            {
+                let status = head
+                    .split_whitespace()
+                    .nth(1)
+                    .and_then(|code| code.parse().ok())
+                    .expect("a status code");
+                let body = String::from_utf8_lossy(&buffer[end + 4..end + 4 + length]).into_owned();
+                return Answer { status, body };
+            }
+        }
+        let read = stream.read(&mut chunk).await.expect("read");
+        assert!(
+            read > 0,
+            "connection closed before a whole answer: {buffer:?}"
+        );
+        buffer.extend_from_slice(&chunk[..read]);
+    }
+}
+
+/// Polls `condition` every 50 ms until it holds or `limit` passes; returns how long it
+/// took. Polling is how a kubelet observes a pod, and the limit is the property tested.
+///
+/// # Panics
+///
+/// If the condition does not hold within `limit`.
+pub async fn within<F, Fut>(limit: Duration, what: &str, mut condition: F) -> Duration
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let start = Instant::now();
+    loop {
+        if condition().await {
+            return start.elapsed();
+        }
+        assert!(start.elapsed() < limit, "{what}: not within {limit:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
