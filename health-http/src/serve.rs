@@ -17,9 +17,6 @@ use tokio::time::{Instant, sleep, timeout};
 
 use crate::service::HealthService;
 
-/// How long a connection that the bound evicts may take to finish its answer.
-const EVICT_GRACE: Duration = Duration::from_millis(250);
-
 /// The pause after an accept error such as "too many open files", which clears only as
 /// connections close: retrying at once would spin.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
@@ -65,11 +62,12 @@ pub fn serve(listener: TcpListener, service: HealthService) -> Serve {
 ///   an idle keep-alive connection, so a slow or silent client cannot hold a connection;
 /// - [`max_header_size`](Self::max_header_size) (8 KiB) answers larger heads with 431;
 /// - [`max_connections`](Self::max_connections) (1,024) bounds open connections
-///   without starving probes: at the bound the *oldest* connection is closed to make
-///   room (an idle one at once; one mid-answer gets 250 ms to finish). A kubelet opens
-///   a fresh connection for every probe, so refusing new connections would starve
-///   exactly the probes, while the oldest connection is the one most likely idle or
-///   hostile.
+///   without starving probes: at the bound the *oldest* connection is closed at once to
+///   make room (cleanly if idle, cut off if a client is still sending its head). A
+///   kubelet opens a fresh connection for every probe, so refusing or queueing new
+///   connections would starve exactly the probes, while the oldest connection is the one
+///   most likely idle or hostile; and closing it at once means a flood of slow clients
+///   cannot slow the accept loop down.
 ///
 /// Malformed requests get hyper's 400 (431, 414) or a closed connection; the service
 /// itself never fails.
@@ -309,7 +307,7 @@ where
                 slot
             } else {
                 evict_oldest(&mut open);
-                // Bounded: the evicted connection ends within EVICT_GRACE.
+                // Only until the evicted connection's task runs: it ends on its next poll.
                 Arc::clone(&slots)
                     .acquire_owned()
                     .await
@@ -335,7 +333,8 @@ where
                     }
                     // A dropped sender means the server future was dropped: close too.
                     close = closed => match close {
-                        Ok(Close::Evict) => EVICT_GRACE,
+                        // One last poll: enough for an idle connection to close cleanly.
+                        Ok(Close::Evict) => Duration::ZERO,
                         Ok(Close::Shutdown) | Err(_) => grace,
                     },
                 };
