@@ -73,6 +73,9 @@
 //! allows); without `?verbose`, a failure body is only its last line, since plain
 //! answers are prepared; a check's own path withholds its reason like the rest.
 //!
+//! Once the startup probe has latched, `/startupz` passes for good; `?verbose` still
+//! lists its members as they are now.
+//!
 //! **health+json** follows draft-inadarei-api-health-check-06: `status` is `pass`,
 //! `warn` or `fail` (HTTP 200, 200, 503), `checks` maps each check name (and the
 //! readiness gates) to a one-element array with `componentType` (`component`,
@@ -88,7 +91,8 @@
 //! # Public API
 //!
 //! Signatures use only `std`, [`health_core`], [`http`], [`hyper`]'s `Service`,
-//! [`bytes::Bytes`], [`http_body_util::Full`] and [`tokio::net::TcpListener`].
+//! [`bytes::Bytes`], [`http_body_util::Full`], [`tokio::net::TcpListener`] and, with
+//! the `tower` feature, `tower_service::Service`.
 //!
 //! # Features
 //!
