@@ -46,10 +46,11 @@
 //! | `Accept: application/health+json` | IETF health+json: `status`, a `checks` map, `notes` |
 //!
 //! Every answer carries `Cache-Control: no-store`, `X-Content-Type-Options: nosniff`,
-//! `Content-Type` and `Content-Length`. Plain probe answers (no query, no JSON) are
-//! prepared ahead: one lock-free read, a static body, no formatting or copying.
+//! `Content-Type` and `Content-Length`. Plain probe answers (no `verbose`, `exclude` or
+//! JSON) are prepared ahead: one lock-free read, a static body, no formatting or copying.
 //!
-//! **The verbose format** is the Kubernetes API server's, byte for byte: a line per
+//! **The verbose format** is the Kubernetes API server's (byte for byte where their
+//! vocabularies meet; `warn` is ours, the API server has no such state): a line per
 //! member in registration order (`[+]name ok`, `[+]name excluded: ok`,
 //! `[-]name failed: reason withheld`; a degraded or failing non-critical member is
 //! `[+]name warn: reason withheld`), then `warn: some health checks cannot be excluded:
