@@ -100,6 +100,7 @@ impl Field for StartupGate {
     }
 }
 
+#[diagnostic::do_not_recommend]
 impl<T: Check> Field for T {
     const KIND: CheckKind = T::KIND;
 
@@ -148,33 +149,17 @@ where
     }
 }
 
-/// Registers a nested `#[health(flatten)]` field under `prefix`.
-///
-/// # Errors
-///
-/// The builder's.
-pub fn flatten<R, P, T>(
-    root: &Arc<R>,
-    project: P,
-    prefix: &str,
-    builder: &mut RegistryBuilder,
-) -> Result<(), RegistryError>
-where
-    R: Send + Sync + 'static,
-    P: Fn(&R) -> &T + Clone + Send + Sync + 'static,
-    T: HealthCheck,
-{
-    T::register_fields(root, project, prefix, builder)
-}
+// The assertions below take `<T as Field>::KIND` / `JUDGED` as values rather than `T`:
+// for a type that is not a `Field`, every use then fails with the same error at the same
+// span, which rustc reports once instead of once per assertion.
 
 /// Fails compilation (in const evaluation) when a dependency sits on liveness without
 /// `allow_dependency`.
-pub const fn assert_not_dependency<T: Field + ?Sized>() {
-    if matches!(T::KIND, CheckKind::Dependency) {
-        panic!(
-            "a dependency check on liveness restarts every pod when the dependency fails: move it to readiness, or write `allow_dependency`"
-        );
-    }
+pub const fn assert_not_dependency(kind: CheckKind) {
+    assert!(
+        !matches!(kind, CheckKind::Dependency),
+        "a dependency check on liveness restarts every pod when the dependency fails: move it to readiness, or write `allow_dependency`"
+    );
 }
 
 /// Reaches a field through the projection that reaches its struct.
@@ -221,14 +206,33 @@ pub enum Name {
     Flatten(&'static str, &'static [Name]),
 }
 
-/// The check names a derived struct registers, as a tree; implemented by the derive.
+/// What `#[health(flatten)]` needs of the nested type, implemented by the derive: its
+/// check names, as a tree, for compile-time duplicate detection, and its registration.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be flattened: it does not derive `HealthCheck`",
     label = "#[health(flatten)] needs a struct with #[derive(HealthCheck)]"
 )]
-pub trait Names {
+pub trait Names: HealthCheck {
     /// The names, relative to the prefix the struct is registered under.
     const NAMES: &'static [Name];
+
+    /// Registers the nested struct that `project` reaches, under `prefix`.
+    ///
+    /// # Errors
+    ///
+    /// The builder's.
+    fn flatten<R, P>(
+        root: &Arc<R>,
+        project: P,
+        prefix: &str,
+        builder: &mut RegistryBuilder,
+    ) -> Result<(), RegistryError>
+    where
+        R: Send + Sync + 'static,
+        P: Fn(&R) -> &Self + Clone + Send + Sync + 'static,
+    {
+        Self::register_fields(root, project, prefix, builder)
+    }
 }
 
 /// Returns `true` if `tree` registers a check named `name`.
@@ -278,25 +282,24 @@ pub const fn assert_unique(tree: &[Name], name: &str, message: &str) {
 }
 
 /// Fails compilation when `max_silence` is written on a field that is not a heartbeat.
-pub const fn assert_heartbeat<T: Field + ?Sized>() {
+pub const fn assert_heartbeat(judged: Judged) {
     assert!(
-        matches!(T::JUDGED, Judged::Heartbeat),
+        matches!(judged, Judged::Heartbeat),
         "`max_silence` is for `Heartbeat` fields: use `max_age` for how old a result may get"
     );
 }
 
 /// Fails compilation when a heartbeat field has no `max_silence`.
-pub const fn assert_not_heartbeat<T: Field + ?Sized>() {
-    if matches!(T::JUDGED, Judged::Heartbeat) {
-        panic!(
-            "a `Heartbeat` field needs `max_silence = \"...\"`: how long its loop may stay silent"
-        );
-    }
+pub const fn assert_not_heartbeat(judged: Judged) {
+    assert!(
+        !matches!(judged, Judged::Heartbeat),
+        "a `Heartbeat` field needs `max_silence = \"...\"`: how long its loop may stay silent"
+    );
 }
 
 /// Fails compilation when `max_age` is written on a heartbeat or start-up gate.
-pub const fn assert_max_age<T: Field + ?Sized>() {
-    match T::JUDGED {
+pub const fn assert_max_age(judged: Judged) {
+    match judged {
         Judged::Scheduled => {}
         Judged::Heartbeat => {
             panic!("a `Heartbeat` goes stale after its `max_silence`: write that, not `max_age`");
@@ -306,9 +309,9 @@ pub const fn assert_max_age<T: Field + ?Sized>() {
 }
 
 /// Fails compilation when a timing key is written on a field the runner never runs.
-pub const fn assert_scheduled<T: Field + ?Sized>() {
+pub const fn assert_scheduled(judged: Judged) {
     assert!(
-        matches!(T::JUDGED, Judged::Scheduled),
+        matches!(judged, Judged::Scheduled),
         "timing keys apply to checks the runner runs; a `Heartbeat` or `StartupGate` is judged when a probe reads it"
     );
 }

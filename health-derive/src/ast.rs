@@ -4,9 +4,10 @@
 //! attribute errors are collected in [`Input::errors`] so validation can add its own and
 //! report them all together.
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Span, TokenStream};
 use quote::quote;
 use syn::ext::IdentExt as _;
+use syn::spanned::Spanned as _;
 use syn::{Data, DeriveInput, GenericParam, Member, Type};
 
 use crate::attr::{Attrs, Errors, Level};
@@ -98,6 +99,21 @@ impl Field<'_> {
             (Some(name), _) => Some(name.value.clone()),
             (None, Some(ident)) => Some(ident.unraw().to_string()),
             (None, None) => None,
+        }
+    }
+
+    /// Where the field's name is spelled: the `name` literal if written, else the
+    /// identifier (else the type).
+    pub(crate) fn name_span(&self) -> Span {
+        match (&self.attrs.name, &self.original.ident) {
+            (Some(name), _) => name
+                .tokens
+                .clone()
+                .into_iter()
+                .last()
+                .map_or_else(Span::call_site, |token| token.span()),
+            (None, Some(ident)) => ident.span(),
+            (None, None) => self.ty.span(),
         }
     }
 

@@ -100,9 +100,9 @@ fn impl_struct(input: &Input<'_>) -> TokenStream {
         };
         if field.attrs.flatten.is_some() {
             if generic {
-                check_where.predicates.push(parse_quote!(
-                    #ty: ::health_core::HealthCheck + ::health_core::__private::Names
-                ));
+                check_where
+                    .predicates
+                    .push(parse_quote!(#ty: ::health_core::__private::Names));
                 names_where
                     .predicates
                     .push(parse_quote!(#ty: ::health_core::__private::Names));
@@ -338,6 +338,14 @@ fn with_check(
         ..
     } = locals;
     let path = &with.value;
+    // The call's argument, located at the path (keeping mixed-site hygiene): a function
+    // taking the wrong type is then reported on the path, not on the derive.
+    let at_path = |ident: &Ident| {
+        let mut ident = ident.clone();
+        ident.set_span(ident.span().located_at(path.span()));
+        ident
+    };
+    let (root_at, field_at) = (at_path(root), at_path(field_local));
     let spec = spec(field, full, locals);
     let schedule = schedule(input, field);
     let projection = projection(field, locals);
@@ -346,7 +354,7 @@ fn with_check(
         ::health_core::dependency_fn(move || {
             let #root = ::health_core::__private::Arc::clone(&#root);
             let #field_local = ::health_core::__private::Clone::clone(&#field_local);
-            async move { #path(#field_local(&*#root)).await }
+            async move { #path(#field_at(&*#root_at)).await }
         })
     };
     quote! {
@@ -371,7 +379,7 @@ fn flatten(field: &Field<'_>, full: &str, locals: &Locals) -> TokenStream {
     let ty = field.ty;
     let projection = projection(field, locals);
     let call = quote_spanned! {ty.span()=>
-        ::health_core::__private::flatten::<_, _, #ty>
+        <#ty as ::health_core::__private::Names>::flatten
     };
     quote! {
         #call(#root, #projection, &::health_core::__private::nested(#prefix, #full), #builder)?;
@@ -383,26 +391,30 @@ fn flatten(field: &Field<'_>, full: &str, locals: &Locals) -> TokenStream {
 fn field_assertions(field: &Field<'_>, generic: bool) -> Vec<Assertion> {
     let attrs = &field.attrs;
     let ty = field.ty;
-    let assert = |span: Span, function: &str| {
+    // `<T as Field>::X` spanned at the type: if `T` is not a `Field`, each use fails
+    // with the same error there, and rustc reports it once.
+    let kind = quote_spanned!(ty.span()=> <#ty as ::health_core::__private::Field>::KIND);
+    let judged = quote_spanned!(ty.span()=> <#ty as ::health_core::__private::Field>::JUDGED);
+    let assert = |span: Span, function: &str, value: &TokenStream| {
         let function = Ident::new(function, span);
         Assertion {
-            tokens: quote_spanned!(span=> ::health_core::__private::#function::<#ty>()),
+            tokens: quote_spanned!(span=> ::health_core::__private::#function(#value)),
             generic,
         }
     };
     let mut assertions = Vec::new();
     if attrs.liveness.is_some() && attrs.allow_dependency.is_none() {
-        assertions.push(assert(ty.span(), "assert_not_dependency"));
+        assertions.push(assert(ty.span(), "assert_not_dependency", &kind));
     }
     match &attrs.max_silence {
-        Some(silence) => assertions.push(assert(silence.key.span(), "assert_heartbeat")),
-        None => assertions.push(assert(ty.span(), "assert_not_heartbeat")),
+        Some(silence) => assertions.push(assert(silence.key.span(), "assert_heartbeat", &judged)),
+        None => assertions.push(assert(ty.span(), "assert_not_heartbeat", &judged)),
     }
     if let Some(max_age) = &attrs.max_age {
-        assertions.push(assert(max_age.key.span(), "assert_max_age"));
+        assertions.push(assert(max_age.key.span(), "assert_max_age", &judged));
     }
     if let Some(key) = attrs.timing.keys().next() {
-        assertions.push(assert(key.span(), "assert_scheduled"));
+        assertions.push(assert(key.span(), "assert_scheduled", &judged));
     }
     assertions
 }
@@ -431,11 +443,7 @@ fn clash_assertions(input: &Input<'_>, params: &HashSet<String>) -> Vec<Assertio
             let message = format!(
                 "duplicate check name `{name}`: the flattened field `{segment}` has a check `{rest}` too"
             );
-            let span = check
-                .name_tokens()
-                .into_iter()
-                .next()
-                .map_or_else(Span::call_site, |t| t.span());
+            let span = check.name_span();
             assertions.push(Assertion {
                 tokens: quote_spanned! {span=>
                     ::health_core::__private::assert_unique(

@@ -725,12 +725,16 @@ fn generic_structs_with_where_clauses() {
     impl Backend for Remote {}
 
     #[derive(HealthCheck)]
-    struct Service<B, const N: usize>
+    struct Service<B, I: Check, const N: usize>
     where
         B: Backend,
     {
         #[health(readiness)]
         backend: B,
+        #[health(liveness)]
+        internal: I, // the restart-storm guard, evaluated per instantiation
+        #[health(liveness, allow_dependency)]
+        remote: B,
         #[health(readiness, name = "shared")]
         arc: Arc<B>,
         #[health(liveness, max_silence = "1s")]
@@ -746,8 +750,10 @@ fn generic_structs_with_where_clauses() {
 
     let time = ManualClock::new();
     let state = Arc::new(Outer {
-        inner: Service::<Remote, 2> {
+        inner: Service::<Remote, Scripted, 2> {
             backend: Remote::default(),
+            internal: Scripted::default(),
+            remote: Remote::default(),
             arc: Arc::new(Remote::default()),
             worker: Heartbeat::with_clock(&time.clock()),
             _spare: [0; 2],
@@ -758,7 +764,13 @@ fn generic_structs_with_where_clauses() {
     let registry = builder.build();
     assert_eq!(
         names(&registry),
-        ["inner.backend", "inner.shared", "inner.worker"]
+        [
+            "inner.backend",
+            "inner.internal",
+            "inner.remote",
+            "inner.shared",
+            "inner.worker"
+        ]
     );
     assert_eq!(
         registry.check("inner.backend").unwrap().kind(),
