@@ -56,7 +56,12 @@ impl Input<'_> {
                 "`allow_dependency` only matters on a `liveness` check",
             );
         }
-        if let (Some(_), Some(silence)) = (&attrs.max_age, &attrs.max_silence) {
+        if let (Some(_), Some(silence)) = (&attrs.with, &attrs.max_silence) {
+            errors.spanned(
+                &silence.key,
+                "`max_silence` is for `Heartbeat` fields: use `max_age` for how old a result may get",
+            );
+        } else if let (Some(_), Some(silence)) = (&attrs.max_age, &attrs.max_silence) {
             errors.spanned(
                 &silence.key,
                 "`max_age` and `max_silence` are the same limit: write `max_silence` on a heartbeat, `max_age` on other checks",
