@@ -78,8 +78,8 @@ fn impl_struct(input: &Input<'_>) -> TokenStream {
     let ident = call_site_ident(&node.ident);
     let params = generic_params(&node.generics);
     let (impl_generics, ty_generics, _) = node.generics.split_for_impl();
+    // One where clause for both impls: `Names: HealthCheck`.
     let mut check_where = where_clause(&node.generics);
-    let mut names_where = check_where.clone();
     if !params.is_empty() {
         check_where.predicates.push(parse_quote!(
             Self: ::health_core::__private::Send + ::health_core::__private::Sync + 'static
@@ -101,9 +101,6 @@ fn impl_struct(input: &Input<'_>) -> TokenStream {
         if field.attrs.flatten.is_some() {
             if generic {
                 check_where
-                    .predicates
-                    .push(parse_quote!(#ty: ::health_core::__private::Names));
-                names_where
                     .predicates
                     .push(parse_quote!(#ty: ::health_core::__private::Names));
             }
@@ -155,7 +152,7 @@ fn impl_struct(input: &Input<'_>) -> TokenStream {
             }
 
             #[automatically_derived]
-            impl #impl_generics ::health_core::__private::Names for #ident #ty_generics #names_where {
+            impl #impl_generics ::health_core::__private::Names for #ident #ty_generics #check_where {
                 const NAMES: &'static [::health_core::__private::Name] = &[#(#names),*];
             }
         };

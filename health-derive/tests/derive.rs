@@ -743,9 +743,11 @@ fn generic_structs_with_where_clauses() {
     }
 
     #[derive(HealthCheck)]
-    struct Outer<T: HealthCheck> {
+    struct Outer<T: HealthCheck, D: Default> {
         #[health(flatten)]
         inner: T,
+        #[health(readiness)]
+        defaulted: D, // a bound that does not imply `Check`: the impl adds `D: Field`
     }
 
     let time = ManualClock::new();
@@ -758,6 +760,7 @@ fn generic_structs_with_where_clauses() {
             worker: Heartbeat::with_clock(&time.clock()),
             _spare: [0; 2],
         },
+        defaulted: Scripted::default(),
     });
     let mut builder = RegistryBuilder::with_clock(time.clock());
     builder.register(&state).unwrap();
@@ -769,7 +772,8 @@ fn generic_structs_with_where_clauses() {
             "inner.internal",
             "inner.remote",
             "inner.shared",
-            "inner.worker"
+            "inner.worker",
+            "defaulted"
         ]
     );
     assert_eq!(
