@@ -178,8 +178,9 @@ impl<'a> Attrs<'a> {
         for attr in attrs.iter().filter(|attr| attr.path().is_ident("health")) {
             parsed.original.get_or_insert(attr);
             let result = attr.parse_nested_meta(|meta| {
-                let value = value_of(&meta, &mut local)?;
-                parsed.set(&meta.path, value.as_ref(), level, &mut local);
+                if let Some(value) = value_of(&meta, &mut local)? {
+                    parsed.set(&meta.path, value.as_ref(), level, &mut local);
+                }
                 Ok(())
             });
             if let Err(error) = result {
@@ -286,14 +287,15 @@ impl<'a> Attrs<'a> {
     }
 }
 
-/// Reads what follows a key: `= expr`, nothing, or (an error) a parenthesised list.
+/// Reads what follows a key: `Some(Some(expr))` for `= expr`, `Some(None)` for nothing,
+/// and `None` (after recording the error) for a parenthesised list, which no key takes.
 ///
 /// The value is parsed as any expression, whatever the key, so that a value of the wrong
 /// type is still consumed and the rest of the attribute parses: the error is then about
 /// the value alone.
-fn value_of(meta: &ParseNestedMeta<'_>, errors: &mut Errors) -> syn::Result<Option<Expr>> {
+fn value_of(meta: &ParseNestedMeta<'_>, errors: &mut Errors) -> syn::Result<Option<Option<Expr>>> {
     if meta.input.peek(Token![=]) {
-        return meta.value()?.parse().map(Some);
+        return meta.value()?.parse().map(|value| Some(Some(value)));
     }
     if meta.input.peek(syn::token::Paren) {
         let group: proc_macro2::TokenTree = meta.input.parse()?;
@@ -302,8 +304,9 @@ fn value_of(meta: &ParseNestedMeta<'_>, errors: &mut Errors) -> syn::Result<Opti
             quote!(#path #group),
             "expected `key` or `key = value`, not a list",
         );
+        return Ok(None);
     }
-    Ok(None)
+    Ok(Some(None))
 }
 
 /// Where a key was written, for storing its value.
