@@ -178,8 +178,10 @@ impl<'a> Attrs<'a> {
         for attr in attrs.iter().filter(|attr| attr.path().is_ident("health")) {
             parsed.original.get_or_insert(attr);
             let result = attr.parse_nested_meta(|meta| {
-                if let Some(value) = value_of(&meta, &mut local)? {
-                    parsed.set(&meta.path, value.as_ref(), level, &mut local);
+                match value_of(&meta, &mut local)? {
+                    Value::Absent => parsed.set(&meta.path, None, level, &mut local),
+                    Value::Given(value) => parsed.set(&meta.path, Some(&value), level, &mut local),
+                    Value::Invalid => {}
                 }
                 Ok(())
             });
@@ -287,15 +289,24 @@ impl<'a> Attrs<'a> {
     }
 }
 
-/// Reads what follows a key: `Some(Some(expr))` for `= expr`, `Some(None)` for nothing,
-/// and `None` (after recording the error) for a parenthesised list, which no key takes.
+/// What follows a key.
+enum Value {
+    /// Nothing: a flag, or a key missing its value.
+    Absent,
+    /// `= expr`.
+    Given(Expr),
+    /// A parenthesised list, which no key takes; its error is already recorded.
+    Invalid,
+}
+
+/// Reads what follows a key.
 ///
 /// The value is parsed as any expression, whatever the key, so that a value of the wrong
 /// type is still consumed and the rest of the attribute parses: the error is then about
 /// the value alone.
-fn value_of(meta: &ParseNestedMeta<'_>, errors: &mut Errors) -> syn::Result<Option<Option<Expr>>> {
+fn value_of(meta: &ParseNestedMeta<'_>, errors: &mut Errors) -> syn::Result<Value> {
     if meta.input.peek(Token![=]) {
-        return meta.value()?.parse().map(|value| Some(Some(value)));
+        return meta.value()?.parse().map(Value::Given);
     }
     if meta.input.peek(syn::token::Paren) {
         let group: proc_macro2::TokenTree = meta.input.parse()?;
@@ -304,9 +315,9 @@ fn value_of(meta: &ParseNestedMeta<'_>, errors: &mut Errors) -> syn::Result<Opti
             quote!(#path #group),
             "expected `key` or `key = value`, not a list",
         );
-        return Ok(None);
+        return Ok(Value::Invalid);
     }
-    Ok(Some(None))
+    Ok(Value::Absent)
 }
 
 /// Where a key was written, for storing its value.
