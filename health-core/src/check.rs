@@ -106,16 +106,19 @@ impl IntoReport for () {
     }
 }
 
-/// A [`Check`] made from a closure returning a future; see [`check_fn`].
-pub struct FnCheck<F> {
+/// A [`Check`] made from a closure returning a future; see [`check_fn`] and
+/// [`dependency_fn`].
+///
+/// `DEPENDENCY` is the check's kind as a type parameter, so `Check::KIND` (which the
+/// runner and the derive's restart-storm guard read) is exact at compile time.
+pub struct FnCheck<F, const DEPENDENCY: bool = false> {
     function: F,
-    kind: CheckKind,
 }
 
-impl<F> fmt::Debug for FnCheck<F> {
+impl<F, const DEPENDENCY: bool> fmt::Debug for FnCheck<F, DEPENDENCY> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("FnCheck")
-            .field("kind", &self.kind)
+            .field("kind", &Self::KIND_OF)
             .finish_non_exhaustive()
     }
 }
@@ -148,10 +151,7 @@ where
     Fut: Future + Send,
     Fut::Output: IntoReport,
 {
-    FnCheck {
-        function,
-        kind: CheckKind::Internal,
-    }
+    FnCheck { function }
 }
 
 /// Makes a [`CheckKind::Dependency`] check from a closure, like [`check_fn`].
@@ -164,19 +164,22 @@ where
 /// let db = dependency_fn(|| async { Ok::<(), std::io::Error>(()) });
 /// # let _ = db;
 /// ```
-pub fn dependency_fn<F, Fut>(function: F) -> FnCheck<F>
+pub fn dependency_fn<F, Fut>(function: F) -> FnCheck<F, true>
 where
     F: Fn() -> Fut + Send + Sync + 'static,
     Fut: Future + Send,
     Fut::Output: IntoReport,
 {
-    FnCheck {
-        function,
-        kind: CheckKind::Dependency,
-    }
+    FnCheck { function }
 }
 
-impl<F> FnCheck<F> {
+impl<F, const DEPENDENCY: bool> FnCheck<F, DEPENDENCY> {
+    const KIND_OF: CheckKind = if DEPENDENCY {
+        CheckKind::Dependency
+    } else {
+        CheckKind::Internal
+    };
+
     /// Returns what the check watches.
     ///
     /// # Examples
@@ -184,19 +187,22 @@ impl<F> FnCheck<F> {
     /// ```
     /// let check = health_core::dependency_fn(|| async { true });
     /// assert_eq!(check.kind(), health_core::CheckKind::Dependency);
+    /// assert_eq!(health_core::check_fn(|| async { true }).kind(), health_core::CheckKind::Internal);
     /// ```
     #[must_use]
     pub fn kind(&self) -> CheckKind {
-        self.kind
+        Self::KIND_OF
     }
 }
 
-impl<F, Fut> Check for FnCheck<F>
+impl<F, Fut, const DEPENDENCY: bool> Check for FnCheck<F, DEPENDENCY>
 where
     F: Fn() -> Fut + Send + Sync + 'static,
     Fut: Future + Send,
     Fut::Output: IntoReport,
 {
+    const KIND: CheckKind = Self::KIND_OF;
+
     async fn check(&self) -> Report {
         (self.function)().await.into_report()
     }

@@ -290,7 +290,8 @@ mod system {
     }
 }
 
-/// Formats a duration for reasons: whole seconds as `31s`, shorter spans as `500ms`.
+/// Formats a duration for reasons: whole seconds as `31s`, others over a second as
+/// `1.5s`, shorter spans as `500ms`.
 pub(crate) fn format_duration(duration: Duration) -> String {
     if duration >= Duration::from_secs(1) && duration.subsec_millis() == 0 {
         format!("{}s", duration.as_secs())

@@ -914,3 +914,27 @@ async fn tcp_check_follows_a_real_listener() {
     .await
     .expect("the TCP check test must finish in 30 s");
 }
+
+#[test]
+fn scheduled_closures_keep_their_kind() {
+    use health_core::{CheckKind, CheckSpec, Registry, Schedule, check_fn, dependency_fn};
+    let mut builder = Registry::builder();
+    let every = Schedule::every(Duration::from_secs(1));
+    builder
+        .schedule(
+            CheckSpec::new("db").readiness(),
+            every,
+            dependency_fn(|| async { true }),
+        )
+        .unwrap();
+    builder
+        .schedule(
+            CheckSpec::new("queue").readiness(),
+            every,
+            check_fn(|| async { true }),
+        )
+        .unwrap();
+    let registry = builder.build();
+    assert_eq!(registry.check("db").unwrap().kind(), CheckKind::Dependency);
+    assert_eq!(registry.check("queue").unwrap().kind(), CheckKind::Internal);
+}

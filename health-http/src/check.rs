@@ -145,21 +145,11 @@ impl Check for HttpCheck {
             }
             Ok(Ok(status)) => Report::unhealthy(format!("GET {}: {status}", self.uri)),
             Ok(Err(reason)) => Report::unhealthy(reason),
-            Err(_) => {
-                Report::unhealthy(format!("timed out after {}", format_duration(self.timeout)))
-            }
+            Err(_) => Report::unhealthy(format!(
+                "timed out after {}",
+                health_core::__private::format_duration(self.timeout)
+            )),
         };
         report.with_duration(elapsed)
-    }
-}
-
-/// As the runner formats its own timeouts: `1s`, `1.5s`, `500ms`.
-fn format_duration(duration: Duration) -> String {
-    if duration >= Duration::from_secs(1) && duration.subsec_millis() == 0 {
-        format!("{}s", duration.as_secs())
-    } else if duration >= Duration::from_secs(1) {
-        format!("{:.1}s", duration.as_secs_f64())
-    } else {
-        format!("{}ms", duration.as_millis())
     }
 }
