@@ -146,8 +146,8 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Options>,
             .or_else(|| args.next())
             .ok_or_else(|| format!("{name} needs a value (see --help)"))?;
         match name.as_str() {
-            "--addr" => options.addr = value,
-            "--admin-addr" => options.admin_addr = value,
+            "--addr" => options.addr = parse_host_port(&name, &value)?,
+            "--admin-addr" => options.admin_addr = parse_host_port(&name, &value)?,
             "--dependency" => options.dependencies.push(parse_dependency(&value)?),
             "--drain" => options.drain = parse_duration(&name, &value)?,
             _ => options.warmup = parse_duration(&name, &value)?,
@@ -156,12 +156,22 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Options>,
     Ok(Some(options))
 }
 
+fn is_host_port(text: &str) -> bool {
+    text.rsplit_once(':')
+        .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok())
+}
+
+fn parse_host_port(flag: &str, text: &str) -> Result<String, String> {
+    if is_host_port(text) {
+        Ok(text.to_owned())
+    } else {
+        Err(format!("{flag} {text:?}: expected HOST:PORT"))
+    }
+}
+
 fn parse_dependency(url: &str) -> Result<Dependency, String> {
     if let Some(address) = url.strip_prefix("tcp://") {
-        let valid = address
-            .rsplit_once(':')
-            .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
-        if !valid {
+        if !is_host_port(address) {
             return Err(format!("--dependency {url:?}: expected tcp://HOST:PORT"));
         }
         return Ok(Dependency::Tcp(TcpCheck::new(address)));
@@ -531,42 +541,4 @@ async fn answer_dependency(mut stream: TcpStream, state: Arc<AtomicU8>, changed:
     let _ = stream
         .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok")
         .await;
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{parse_args, parse_duration};
-    use std::time::Duration;
-
-    fn args(list: &[&str]) -> Vec<String> {
-        list.iter().map(|s| (*s).to_owned()).collect()
-    }
-
-    #[test]
-    fn flags_parse_and_bad_values_are_clear_errors() {
-        let options = parse_args(args(&["--addr", "0.0.0.0:9000", "--drain=10s"]))
-            .unwrap()
-            .unwrap();
-        assert_eq!(options.addr, "0.0.0.0:9000");
-        assert_eq!(options.drain, Duration::from_secs(10));
-        assert!(parse_args(args(&["--help"])).unwrap().is_none());
-        for (bad, says) in [
-            (&["--drain", "5x"][..], "unit must be ms, s or m"),
-            (&["--drain", "fast"][..], "expected an integer"),
-            (&["--dependency", "ftp://x"][..], "expected tcp://"),
-            (
-                &["--dependency", "tcp://nohost"][..],
-                "expected tcp://HOST:PORT",
-            ),
-            (&["--bogus"][..], "unknown flag"),
-            (&["--addr"][..], "needs a value"),
-        ] {
-            let err = parse_args(args(bad)).err().unwrap_or_default();
-            assert!(err.contains(says), "{bad:?}: {err:?} should say {says:?}");
-        }
-        assert_eq!(
-            parse_duration("--warmup", "1m"),
-            Ok(Duration::from_secs(60))
-        );
-    }
 }

@@ -129,6 +129,29 @@ impl Service {
     }
 }
 
+/// Runs the example to completion with `args` (for flag errors and `--help`); returns
+/// its exit code and stderr.
+///
+/// # Panics
+///
+/// If it does not exit within 30 s.
+pub async fn run_example(args: &[&str]) -> (Option<i32>, String) {
+    let output = timeout(
+        Duration::from_secs(30),
+        Command::new(example_binary())
+            .args(args)
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("the example exits in time")
+    .expect("the example runs");
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
 /// A parsed HTTP answer.
 #[derive(Debug)]
 pub struct Answer {

@@ -253,3 +253,35 @@ async fn startup_gates_readiness_until_warm_up_finishes() {
     .await;
     ready(&service).await;
 }
+
+#[tokio::test]
+async fn bad_flags_are_clear_errors_with_exit_code_2() {
+    for (args, says) in [
+        (&["--drain", "5x"][..], "the unit must be ms, s or m"),
+        (&["--drain", "fast"][..], "expected an integer"),
+        (
+            &["--dependency", "ftp://db"][..],
+            "expected tcp://HOST:PORT or http://",
+        ),
+        (
+            &["--dependency", "tcp://nohost"][..],
+            "expected tcp://HOST:PORT",
+        ),
+        (&["--bogus"][..], "unknown flag"),
+        (&["--addr"][..], "needs a value"),
+        (&["--addr", "not-an-address"][..], "expected HOST:PORT"),
+        (
+            &["--admin-addr", "127.0.0.1:99999"][..],
+            "expected HOST:PORT",
+        ),
+    ] {
+        let (code, stderr) = health_tests::run_example(args).await;
+        assert_eq!(code, Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(says),
+            "{args:?}: {stderr:?} should say {says:?}"
+        );
+    }
+    let (code, _) = health_tests::run_example(&["--help"]).await;
+    assert_eq!(code, Some(0));
+}
