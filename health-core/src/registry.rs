@@ -1176,11 +1176,19 @@ impl CheckHandle {
             let before = counter.fetch_add(delta, Ordering::Release);
             changed |= counters::outcome(before) != counters::outcome(before.wrapping_add(delta));
         }
-        let reason = report.reason().unwrap_or("");
-        if to == Status::Unhealthy {
-            tracing::warn!(target: "health", check = %self.slot.name, from = %from, to = %to, reason, duration = ?report.duration(), "check transition");
-        } else {
-            tracing::info!(target: "health", check = %self.slot.name, from = %from, to = %to, reason, duration = ?report.duration(), "check transition");
+        let check = &*self.slot.name;
+        let duration = report.duration();
+        match (to, report.reason()) {
+            (Status::Unhealthy, reason) => {
+                let reason = reason.unwrap_or("");
+                tracing::warn!(target: "health", check = %check, %from, %to, reason, ?duration, "check transition");
+            }
+            (_, Some(reason)) => {
+                tracing::info!(target: "health", check = %check, %from, %to, reason, ?duration, "check transition");
+            }
+            (_, None) => {
+                tracing::info!(target: "health", check = %check, %from, %to, ?duration, "check transition");
+            }
         }
         if changed {
             self.shared.notify();
