@@ -464,7 +464,7 @@ async fn run_once<C: Check>(check: &C, timeout: Duration) -> Report {
     // Dropping the `timeout` future at the deadline drops the check's future with it,
     // synchronously: whatever the check holds (a connection, a permit) is released before
     // the result is recorded.
-    match tokio::time::timeout(timeout, CatchUnwind(Box::pin(future))).await {
+    match tokio::time::timeout(timeout, CatchUnwind(Some(Box::pin(future)))).await {
         Ok(Ok(report)) => report,
         Ok(Err(panic)) => panicked(&*panic),
         Err(_) => Report::unhealthy(format!("timed out after {}", format_duration(timeout))),
@@ -484,19 +484,41 @@ fn panic_message(payload: &(dyn Any + Send)) -> &str {
 }
 
 /// Polls a future inside `catch_unwind`, so a panicking check fails its run instead of
-/// killing its task.
-struct CatchUnwind<F>(Pin<Box<F>>);
+/// killing its task; dropping it (at the deadline, or after a panic) is caught too, so a
+/// check whose clean-up panics keeps its schedule.
+struct CatchUnwind<F>(Option<Pin<Box<F>>>);
 
 impl<F: Future> Future for CatchUnwind<F> {
     type Output = Result<F::Output, Box<dyn Any + Send>>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let Some(future) = self.0.as_mut() else {
+            panic!("CatchUnwind polled after it completed");
+        };
         // AssertUnwindSafe: after a panic the future is never polled again (we return
-        // Ready and the caller drops it), so no broken invariant can be observed.
-        match catch_unwind(AssertUnwindSafe(|| self.0.as_mut().poll(cx))) {
-            Ok(poll) => poll.map(Ok),
-            Err(panic) => Poll::Ready(Err(panic)),
+        // Ready and drop it), so no broken invariant can be observed.
+        match catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
+            Err(panic) => {
+                drop_quietly(self.0.take());
+                Poll::Ready(Err(panic))
+            }
         }
+    }
+}
+
+impl<F> Drop for CatchUnwind<F> {
+    fn drop(&mut self) {
+        drop_quietly(self.0.take());
+    }
+}
+
+/// Drops a check's future, swallowing a panic from its destructor: the run's result is
+/// already decided (timed out, or panicked), and the task must live on.
+fn drop_quietly<T>(value: T) {
+    if catch_unwind(AssertUnwindSafe(|| drop(value))).is_err() {
+        tracing::warn!(target: "health", "a check's future panicked while being dropped");
     }
 }
 

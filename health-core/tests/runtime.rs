@@ -30,16 +30,6 @@ const fn secs(secs: u64) -> Duration {
     Duration::from_secs(secs)
 }
 
-/// Begins a paused test one virtual second after its runtime's first instant.
-///
-/// The system clock counts from a process-wide epoch, taken by whichever test reads it
-/// first; a paused runtime created a moment before that reads as the epoch itself (time
-/// saturates at zero) until its virtual time passes it. One second is far more than that
-/// moment, so every timestamp a test takes after this is exact.
-async fn step_past_the_epoch() {
-    sleep(secs(1)).await;
-}
-
 /// Sleeps (in virtual time, in the paused tests) until `offset` after `start`.
 async fn until(start: Instant, offset: Duration) {
     sleep_until(start + offset).await;
@@ -101,7 +91,6 @@ fn following(pass: &Arc<AtomicBool>) -> impl Check + use<> {
 #[tokio::test(start_paused = true)]
 async fn registry_clock_follows_paused_tokio_time() {
     let registry = Registry::builder().build();
-    step_past_the_epoch().await;
     let (t0, i0) = (registry.now(), Instant::now());
     sleep(secs(3_600)).await;
     assert_eq!(
@@ -157,7 +146,6 @@ fn hanging(hang: &Arc<Hang>) -> impl Check + use<> {
 
 #[tokio::test(start_paused = true)]
 async fn timeout_drops_the_future() {
-    step_past_the_epoch().await;
     let hang = Arc::new(Hang::default());
     let mut builder = Registry::builder();
     builder
@@ -207,7 +195,6 @@ async fn timeout_drops_the_future() {
 
 #[tokio::test(start_paused = true)]
 async fn stopping_the_runner_drops_the_run_in_flight() {
-    step_past_the_epoch().await;
     let hang = Arc::new(Hang::default());
     let mut builder = Registry::builder();
     builder
@@ -267,7 +254,6 @@ impl Drop for Leave {
 
 #[tokio::test(start_paused = true)]
 async fn one_run_in_flight() {
-    step_past_the_epoch().await;
     let slow = Arc::new(InFlight::default());
     let cut = Arc::new(InFlight::default());
     let mut builder = Registry::builder();
@@ -342,7 +328,6 @@ async fn thresholds_hold_back_flaps_both_ways() {
         (true, Unhealthy),
         (true, Healthy),
     ];
-    step_past_the_epoch().await;
     let pass = Arc::new(AtomicBool::new(true));
     let mut builder = Registry::builder();
     builder
@@ -394,7 +379,6 @@ async fn thresholds_hold_back_flaps_both_ways() {
 
 #[tokio::test(start_paused = true)]
 async fn held_back_failures_keep_the_check_fresh() {
-    step_past_the_epoch().await;
     let pass = Arc::new(AtomicBool::new(true));
     let mut builder = Registry::builder();
     let schedule = Schedule::every(secs(1)).failure_threshold(10);
@@ -460,7 +444,6 @@ const CHECKS: usize = 64;
 async fn jitter_is_bounded_and_deterministic_for_a_seed() {
     const DELAY: Duration = secs(2);
     const JITTER: Duration = secs(3);
-    step_past_the_epoch().await;
     let schedule = Schedule::every(secs(60))
         .initial_delay(DELAY)
         .jitter(JITTER);
@@ -540,7 +523,6 @@ impl Check for PanicsBeforeItsFuture {
 
 #[tokio::test(start_paused = true)]
 async fn a_panicking_check_is_unhealthy_and_the_runner_goes_on() {
-    step_past_the_epoch().await;
     let [boom, flaky, eager, steady] = <[Counter; 4]>::default();
     let mut builder = Registry::builder();
     let every_second = Schedule::every(secs(1));
@@ -635,7 +617,6 @@ async fn a_panicking_check_is_unhealthy_and_the_runner_goes_on() {
 
 #[tokio::test(start_paused = true)]
 async fn results_go_stale_once_the_runner_stops() {
-    step_past_the_epoch().await;
     let calls = Counter::default();
     let schedule = Schedule::every(secs(1));
     let max_age = schedule.default_max_age();
@@ -680,7 +661,6 @@ async fn results_go_stale_once_the_runner_stops() {
 
 #[tokio::test(start_paused = true)]
 async fn initial_delay_defers_the_first_run() {
-    step_past_the_epoch().await;
     let calls = Counter::default();
     let mut builder = Registry::builder();
     builder
@@ -711,7 +691,6 @@ async fn initial_delay_defers_the_first_run() {
 
 #[tokio::test(start_paused = true)]
 async fn failing_interval_applies_while_failing() {
-    step_past_the_epoch().await;
     let pass = Arc::new(AtomicBool::new(true));
     let runs = Arc::new(Mutex::new(Vec::new()));
     let start = Instant::now();
@@ -747,7 +726,6 @@ async fn failing_interval_applies_while_failing() {
 
 #[tokio::test(start_paused = true)]
 async fn probes_never_run_checks() {
-    step_past_the_epoch().await;
     let calls = Counter::default();
     let mut builder = Registry::builder();
     builder
@@ -780,7 +758,6 @@ async fn probes_never_run_checks() {
 
 #[tokio::test(start_paused = true)]
 async fn lag_check_on_the_runner() {
-    step_past_the_epoch().await;
     let processed = Heartbeat::new();
     let mut builder = Registry::builder();
     builder
@@ -937,4 +914,46 @@ fn scheduled_closures_keep_their_kind() {
     let registry = builder.build();
     assert_eq!(registry.check("db").unwrap().kind(), CheckKind::Dependency);
     assert_eq!(registry.check("queue").unwrap().kind(), CheckKind::Internal);
+}
+
+/// A check whose future panics when dropped: at its deadline, the runner must survive it.
+struct PanicsOnDrop;
+
+impl Drop for PanicsOnDrop {
+    fn drop(&mut self) {
+        panic!("clean-up failed");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_check_that_panics_when_dropped_keeps_its_schedule() {
+    let calls = Counter::default();
+    let counted = calls.clone();
+    let mut builder = Registry::builder();
+    builder
+        .schedule(
+            CheckSpec::new("messy").readiness(),
+            Schedule::every(secs(1)).timeout(ms(100)),
+            check_fn(move || {
+                counted.bump();
+                let guard = PanicsOnDrop;
+                async move {
+                    std::future::pending::<()>().await;
+                    drop(guard);
+                }
+            }),
+        )
+        .unwrap();
+    let (registry, _runner) = builder.spawn();
+    let start = Instant::now();
+    until(start, ms(3_500)).await;
+    assert_eq!(
+        calls.get(),
+        4,
+        "runs at 0, 1, 2 and 3 s: the task survived each drop"
+    );
+    assert_eq!(
+        reason(&registry, "messy").as_deref(),
+        Some("timed out after 100ms")
+    );
 }
