@@ -145,6 +145,41 @@ pub struct Report {
 }
 
 impl Report {
+    /// Adds the requests of `other`, a window of its own, to this report: its rate becomes
+    /// the total over both windows and its percentiles those of the pooled latencies.
+    ///
+    /// This is how repeated rounds of the same server are combined, so that a slow moment
+    /// of the machine weighs on one round of every server instead of on one server.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// use health_benches::{load::Load, peers};
+    /// use tokio::net::TcpListener;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// let listener = TcpListener::bind("127.0.0.1:0").await?;
+    /// let addr = listener.local_addr()?;
+    /// let server = tokio::spawn(peers::serve_floor(listener));
+    ///
+    /// let load = Load { connections: 1, warmup: Duration::ZERO, window: Duration::from_millis(10) };
+    /// let mut report = load.run(addr, "/readyz").await?;
+    /// let first = report.requests();
+    /// report.merge(load.run(addr, "/readyz").await?);
+    /// assert!(report.requests() >= first);
+    /// server.abort();
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn merge(&mut self, other: Report) {
+        self.micros.extend(other.micros);
+        self.micros.sort_unstable();
+        self.window += other.window;
+    }
+
     /// Returns the number of requests recorded.
     #[must_use]
     pub fn requests(&self) -> usize {
@@ -195,6 +230,21 @@ mod tests {
         assert_eq!(report.percentile(990), 99);
         assert_eq!(report.percentile(1000), 100);
         assert!((report.per_second() - 50.0).abs() < f64::EPSILON);
+    }
+
+    #[test]
+    fn merged_reports_pool_requests_and_windows() {
+        let mut report = Report {
+            micros: vec![1, 3, 5],
+            window: Duration::from_secs(1),
+        };
+        report.merge(Report {
+            micros: vec![2, 4, 6],
+            window: Duration::from_secs(2),
+        });
+        assert_eq!(report.micros, [1, 2, 3, 4, 5, 6]);
+        assert!((report.per_second() - 2.0).abs() < f64::EPSILON);
+        assert_eq!(report.percentile(500), 3);
     }
 
     #[test]
