@@ -1,0 +1,65 @@
+//! Probe reads allocate nothing: plain, timed (heartbeat, `max_age`) and with `now`
+//! passed in, for 8 and for 1,024 checks, passing and failing. Its own test binary,
+//! because `allocation-counter` installs the global allocator of the binary using it.
+
+#![cfg(not(loom))]
+
+use std::time::Duration;
+
+use health_core::{CheckSpec, Heartbeat, Probe, Registry, StartupGate};
+
+fn reads_allocate_nothing(checks: usize) {
+    let worker = Heartbeat::new();
+    let gate = StartupGate::new();
+    let mut builder = Registry::builder();
+    let handles: Vec<_> = (0..checks)
+        .map(|i| {
+            let spec = CheckSpec::new(format!("check-{i}"))
+                .liveness()
+                .readiness()
+                .max_age(Duration::from_mins(1));
+            builder.push(spec).unwrap()
+        })
+        .collect();
+    builder
+        .heartbeat(
+            CheckSpec::new("worker")
+                .liveness()
+                .max_age(Duration::from_mins(1)),
+            &worker,
+        )
+        .unwrap();
+    builder
+        .gate(CheckSpec::new("warmup").startup(), &gate)
+        .unwrap();
+    let registry = builder.build();
+    gate.done();
+    handles.iter().for_each(|handle| handle.healthy());
+    let _ = registry.aggregate(); // latch start-up outside the measurement
+
+    for failing in [false, true] {
+        if failing {
+            handles[checks / 2].unhealthy("down");
+        }
+        let now = registry.now();
+        let info = allocation_counter::measure(|| {
+            for _ in 0..1_000 {
+                for probe in Probe::ALL {
+                    std::hint::black_box(registry.probe(probe));
+                    std::hint::black_box(registry.probe_at(probe, now));
+                }
+                std::hint::black_box(registry.aggregate());
+            }
+        });
+        assert_eq!(
+            info.count_total, 0,
+            "{checks} checks, failing: {failing}: probe reads allocated {info:?}"
+        );
+    }
+}
+
+#[test]
+fn probe_reads_never_allocate() {
+    reads_allocate_nothing(8);
+    reads_allocate_nothing(1_024);
+}
