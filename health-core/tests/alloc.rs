@@ -34,7 +34,9 @@ fn reads_allocate_nothing(checks: usize) {
         .unwrap();
     let registry = builder.build();
     gate.done();
-    handles.iter().for_each(|handle| handle.healthy());
+    for handle in &handles {
+        handle.healthy();
+    }
     let _ = registry.aggregate(); // latch start-up outside the measurement
 
     for failing in [false, true] {
