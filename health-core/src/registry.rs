@@ -622,27 +622,29 @@ impl Registry {
     }
 
     fn probe_with(&self, probe: Probe, now: &mut Now<'_>) -> Outcome {
+        if let Some(outcome) = self.lifecycle_gate(probe, now) {
+            return outcome;
+        }
         match probe {
-            Probe::Liveness => self.members_outcome(Probe::Liveness, now),
-            Probe::Readiness => {
-                // Ordering: Acquire pairs with the Release RMWs in `begin_shutdown` and the
-                // startup latch.
-                let lifecycle = self.shared.lifecycle.load(Ordering::Acquire);
-                if lifecycle & DRAINING != 0
-                    || (lifecycle & STARTED == 0 && !self.latch_startup(now).is_passing())
-                {
-                    return Outcome::Fail;
-                }
-                self.members_outcome(Probe::Readiness, now)
-            }
-            Probe::Startup => {
-                // Ordering: see the readiness arm.
-                if self.shared.lifecycle.load(Ordering::Acquire) & STARTED != 0 {
-                    Outcome::Pass
-                } else {
-                    self.latch_startup(now)
-                }
-            }
+            Probe::Startup => self.latch_startup(now),
+            Probe::Liveness | Probe::Readiness => self.members_outcome(probe, now),
+        }
+    }
+
+    /// The outcome the lifecycle alone decides, if it does: startup passes once latched;
+    /// readiness fails while draining or not yet started. Liveness has no gate.
+    fn lifecycle_gate(&self, probe: Probe, now: &mut Now<'_>) -> Option<Outcome> {
+        if probe == Probe::Liveness {
+            return None;
+        }
+        // Ordering: Acquire pairs with the Release RMWs in `raise_lifecycle` and the
+        // startup latch.
+        let lifecycle = self.shared.lifecycle.load(Ordering::Acquire);
+        let started = lifecycle & STARTED != 0;
+        match probe {
+            Probe::Startup => started.then_some(Outcome::Pass),
+            _ => (lifecycle & DRAINING != 0 || (!started && !self.latch_startup(now).is_passing()))
+                .then_some(Outcome::Fail),
         }
     }
 
@@ -720,28 +722,13 @@ impl Registry {
         now: Timestamp,
         mut excluded: impl FnMut(&str) -> bool,
     ) -> Outcome {
-        let gate = match probe {
-            Probe::Liveness => Outcome::Pass,
-            Probe::Readiness | Probe::Startup => {
-                let lifecycle = self.shared.lifecycle.load(Ordering::Acquire);
-                if probe == Probe::Startup && lifecycle & STARTED != 0 {
-                    return Outcome::Pass;
-                }
-                if probe == Probe::Readiness
-                    && (lifecycle & DRAINING != 0
-                        || (lifecycle & STARTED == 0
-                            && !self.latch_startup(&mut Now::At(now)).is_passing()))
-                {
-                    Outcome::Fail
-                } else {
-                    Outcome::Pass
-                }
-            }
-        };
+        if let Some(outcome) = self.lifecycle_gate(probe, &mut Now::At(now)) {
+            return outcome;
+        }
         self.members(probe)
             .filter(|check| !excluded(check.name()))
             .map(|check| check.outcome_at(probe, now))
-            .fold(gate, Outcome::max)
+            .fold(Outcome::Pass, Outcome::max)
     }
 
     /// Returns the current time on the registry's clock.
@@ -884,11 +871,8 @@ impl Registry {
     /// ```
     #[must_use]
     pub fn is_started(&self) -> bool {
-        // Ordering: Acquire pairs with the latch's Release.
-        self.shared.lifecycle.load(Ordering::Acquire) & STARTED != 0
-            || self
-                .latch_startup(&mut Now::Lazy(&self.shared.clock))
-                .is_passing()
+        // Latches, as any startup read does, if the startup members pass now.
+        self.probe(Probe::Startup).is_passing()
     }
 
     /// Begins shutdown: from the moment this returns, readiness fails; liveness is
