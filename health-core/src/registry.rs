@@ -220,31 +220,30 @@ impl Slot {
         (duration_nanos(age) > max_age).then_some(age)
     }
 
-    /// How this timed member counts towards `probe` beyond what the counters hold.
-    fn timed_outcome(&self, probe: Probe, now: Timestamp) -> Outcome {
+    /// The status time or a gate imposes, overriding the applied one: Unknown while a
+    /// gate is closed, Unhealthy (with the age) once stale.
+    fn read_time_status(&self, now: Timestamp) -> Option<(Status, Option<Duration>)> {
         if let Source::Gate(done) = &self.source {
             // Ordering: Acquire pairs with `StartupGate::done`.
             if !done.load(Ordering::Acquire) {
-                return Outcome::of(Status::Unknown, self.critical, probe);
+                return Some((Status::Unknown, None));
             }
         }
-        match self.staleness(now) {
-            Some(_) => Outcome::of(Status::Unhealthy, self.critical, probe),
-            None => Outcome::Pass,
-        }
+        self.staleness(now)
+            .map(|age| (Status::Unhealthy, Some(age)))
+    }
+
+    /// How this timed member counts towards `probe` beyond what the counters hold.
+    fn timed_outcome(&self, probe: Probe, now: Timestamp) -> Outcome {
+        self.read_time_status(now)
+            .map_or(Outcome::Pass, |(status, _)| {
+                Outcome::of(status, self.critical, probe)
+            })
     }
 
     fn status_at(&self, now: Timestamp) -> (Status, Option<Duration>) {
-        if let Source::Gate(done) = &self.source {
-            // Ordering: Acquire pairs with `StartupGate::done`.
-            if !done.load(Ordering::Acquire) {
-                return (Status::Unknown, None);
-            }
-        }
-        match self.staleness(now) {
-            Some(age) => (Status::Unhealthy, Some(age)),
-            None => (self.applied(), None),
-        }
+        self.read_time_status(now)
+            .unwrap_or_else(|| (self.applied(), None))
     }
 }
 
