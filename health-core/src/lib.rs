@@ -64,7 +64,7 @@
 //! order, so a reader's single `Acquire` load sees counts some real sequence of writes
 //! produced. Writers never wait: a write that finds the check owned leaves its report for
 //! the owner. The protocol, with the happens-before chain from a write to a read, is
-//! described in the `registry` module's source, and every step is model-checked with
+//! described in `src/registry/slot.rs`, and every step is model-checked with
 //! loom (`tests/loom.rs`).
 //!
 //! # Features

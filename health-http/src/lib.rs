@@ -107,6 +107,8 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod check;
+mod render;
+mod route;
 mod serve;
 mod service;
 

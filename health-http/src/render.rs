@@ -1,0 +1,389 @@
+//! Answers: the prepared plain bodies, and the verbose text and health+json formats.
+
+use std::borrow::Cow;
+use std::fmt::{self, Write as _};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use health_core::{CheckView, Outcome, Phase, Probe, Registry, Timestamp};
+use http::header::{self, HeaderValue};
+use http::{Response, StatusCode};
+use http_body_util::Full;
+
+pub(crate) const TEXT: HeaderValue = HeaderValue::from_static("text/plain; charset=utf-8");
+pub(crate) const HEALTH_JSON: HeaderValue = HeaderValue::from_static("application/health+json");
+const NO_STORE: HeaderValue = HeaderValue::from_static("no-store");
+const NOSNIFF: HeaderValue = HeaderValue::from_static("nosniff");
+pub(crate) const GET_HEAD: HeaderValue = HeaderValue::from_static("GET, HEAD");
+
+/// What a reason becomes when details are not shown (the API server's words).
+const WITHHELD: &str = "reason withheld";
+
+/// Returns the prepared plain answer: `ok`, or the verdict line on failure. The bodies
+/// and their lengths are static, so nothing is formatted or copied.
+pub(crate) fn prepared(endpoint: &'static str, passing: bool, head: bool) -> Response<Full<Bytes>> {
+    let (body, length) = match (passing, endpoint) {
+        (true, _) => ("ok", "2"),
+        (false, "livez") => ("livez check failed\n", "19"),
+        (false, "readyz") => ("readyz check failed\n", "20"),
+        (false, "startupz") => ("startupz check failed\n", "22"),
+        (false, _) => ("healthz check failed\n", "21"),
+    };
+    let status = if passing {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = if head {
+        Bytes::new()
+    } else {
+        Bytes::from_static(body.as_bytes())
+    };
+    with_headers(status, TEXT, HeaderValue::from_static(length), body)
+}
+
+pub(crate) fn respond(
+    status: StatusCode,
+    content_type: HeaderValue,
+    body: Bytes,
+    head: bool,
+) -> Response<Full<Bytes>> {
+    let length = HeaderValue::from(body.len());
+    // HEAD: the same headers, Content-Length included, and no body.
+    let body = if head { Bytes::new() } else { body };
+    with_headers(status, content_type, length, body)
+}
+
+fn with_headers(
+    status: StatusCode,
+    content_type: HeaderValue,
+    length: HeaderValue,
+    body: Bytes,
+) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(body));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.reserve(5);
+    headers.insert(header::CONTENT_TYPE, content_type);
+    headers.insert(header::CONTENT_LENGTH, length);
+    headers.insert(header::CACHE_CONTROL, NO_STORE);
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, NOSNIFF);
+    response
+}
+
+/// One line of a verbose answer: a check, or a lifecycle gate of readiness.
+struct Line<'a> {
+    name: &'a str,
+    /// `None` if excluded.
+    outcome: Option<Outcome>,
+    component_type: &'static str,
+    /// Present only when details are shown and the line does not pass.
+    reason: Option<Cow<'a, str>>,
+    time: Option<SystemTime>,
+    observed: Option<(f64, String)>,
+}
+
+impl<'a> Line<'a> {
+    fn check(
+        registry: &Registry,
+        now: Timestamp,
+        probe: Probe,
+        check: CheckView<'a>,
+        details: bool,
+    ) -> Line<'a> {
+        let snapshot = check.snapshot_at(now);
+        let outcome = Outcome::of(snapshot.status(), check.is_critical(), probe);
+        let reason = (details && outcome != Outcome::Pass).then(|| {
+            Cow::Owned(
+                snapshot
+                    .reason()
+                    .unwrap_or(snapshot.status().as_str())
+                    .to_owned(),
+            )
+        });
+        Line {
+            name: check.name(),
+            outcome: Some(outcome),
+            component_type: check.kind().component_type(),
+            reason,
+            time: snapshot
+                .updated()
+                .map(|updated| registry.clock().to_system_time(updated)),
+            observed: snapshot
+                .report()
+                .observed()
+                .map(|observed| (observed.value(), observed.unit().to_owned())),
+        }
+    }
+
+    fn gate(name: &'a str, passing: bool, reason: &'static str, details: bool) -> Line<'a> {
+        Line {
+            name,
+            outcome: Some(if passing {
+                Outcome::Pass
+            } else {
+                Outcome::Fail
+            }),
+            component_type: "system",
+            reason: (details && !passing).then_some(Cow::Borrowed(reason)),
+            time: None,
+            observed: None,
+        }
+    }
+
+    fn excluded(name: &'a str) -> Line<'a> {
+        Line {
+            outcome: None,
+            ..Line::gate(name, true, "", false)
+        }
+    }
+
+    fn write_text(&self, out: &mut String) {
+        let reason = self.reason.as_deref().unwrap_or(WITHHELD);
+        // Reasons come from dependencies: one line per check, whatever they contain.
+        let reason = reason.replace(char::is_control, " ");
+        let _ = match self.outcome {
+            None => writeln!(out, "[+]{} excluded: ok", self.name),
+            Some(Outcome::Pass) => writeln!(out, "[+]{} ok", self.name),
+            Some(Outcome::Warn) => writeln!(out, "[+]{} warn: {reason}", self.name),
+            Some(Outcome::Fail) => writeln!(out, "[-]{} failed: {reason}", self.name),
+        };
+    }
+}
+
+/// A formatted answer's content: the lines and the verdict they add up to.
+pub(crate) struct Listing<'a> {
+    lines: Vec<Line<'a>>,
+    unmatched: Vec<&'a str>,
+    pub(crate) verdict: Outcome,
+}
+
+impl<'a> Listing<'a> {
+    pub(crate) fn aggregate(
+        registry: &'a Registry,
+        probe: Probe,
+        exclude: &'a [String],
+        details: bool,
+    ) -> Listing<'a> {
+        // Latches startup if it passes now, as a plain probe read would.
+        let started = registry.is_started();
+        let now = registry.now();
+        let mut matched = vec![false; exclude.len()];
+        let mut lines: Vec<Line<'a>> = registry
+            .members(probe)
+            .map(
+                |check| match exclude.binary_search_by(|e| e.as_str().cmp(check.name())) {
+                    Ok(index) => {
+                        matched[index] = true;
+                        Line::excluded(check.name())
+                    }
+                    Err(_) => Line::check(registry, now, probe, check, details),
+                },
+            )
+            .collect();
+        if probe == Probe::Readiness {
+            // The API server's readiness lists its `shutdown` check always; it has no
+            // start-up check, so ours appears only while it fails, keeping the output
+            // byte for byte the same once started.
+            if !started {
+                lines.push(Line::gate(
+                    "startup",
+                    false,
+                    "startup probe has not passed",
+                    details,
+                ));
+            }
+            let draining = registry.phase() >= Phase::Draining;
+            lines.push(Line::gate(
+                "shutdown",
+                !draining,
+                "process is shutting down",
+                details,
+            ));
+        }
+        let mut verdict = lines
+            .iter()
+            .filter_map(|line| line.outcome)
+            .fold(Outcome::Pass, Outcome::max);
+        if probe == Probe::Startup && started {
+            verdict = Outcome::Pass; // latched: the members no longer matter
+        }
+        let unmatched = exclude
+            .iter()
+            .zip(matched)
+            .filter(|(_, matched)| !matched)
+            .map(|(name, _)| name.as_str())
+            .collect();
+        Listing {
+            lines,
+            unmatched,
+            verdict,
+        }
+    }
+
+    pub(crate) fn single(
+        registry: &Registry,
+        probe: Probe,
+        check: CheckView<'a>,
+        details: bool,
+    ) -> Listing<'a> {
+        let line = Line::check(registry, registry.now(), probe, check, details);
+        Listing {
+            verdict: line.outcome.unwrap_or(Outcome::Pass),
+            lines: vec![line],
+            unmatched: Vec::new(),
+        }
+    }
+
+    /// The lines and the API server's warning about exclusions that matched nothing.
+    pub(crate) fn lines(&self) -> String {
+        let mut out = String::new();
+        for line in &self.lines {
+            line.write_text(&mut out);
+        }
+        if let Some(warning) = self.warning() {
+            out.push_str(&warning);
+            out.push('\n');
+        }
+        out
+    }
+
+    fn warning(&self) -> Option<String> {
+        if self.unmatched.is_empty() {
+            return None;
+        }
+        // Go's `%q`; Rust's `{:?}` agrees with it on any printable name.
+        let quoted: Vec<String> = self
+            .unmatched
+            .iter()
+            .map(|name| format!("{name:?}"))
+            .collect();
+        Some(format!(
+            "warn: some health checks cannot be excluded: no matches for {}",
+            quoted.join(",")
+        ))
+    }
+
+    pub(crate) fn text(&self, endpoint: &str, passing: bool) -> String {
+        let mut out = self.lines();
+        let verdict = if passing { "passed" } else { "failed" };
+        let _ = writeln!(out, "{endpoint} check {verdict}");
+        out
+    }
+
+    /// IETF health+json: `status`, a `checks` map of one-element arrays, and `notes` for
+    /// exclusions that matched nothing. Excluded checks are left out.
+    pub(crate) fn json(&self) -> String {
+        let mut out = format!("{{\"status\":\"{}\",\"checks\":{{", self.verdict.as_str());
+        let mut first = true;
+        for line in &self.lines {
+            let Some(outcome) = line.outcome else {
+                continue;
+            };
+            if !std::mem::take(&mut first) {
+                out.push(',');
+            }
+            json_string(&mut out, line.name);
+            let _ = write!(
+                out,
+                ":[{{\"componentType\":\"{}\",\"status\":\"{}\"",
+                line.component_type,
+                outcome.as_str()
+            );
+            if let Some(time) = line.time {
+                let _ = write!(out, ",\"time\":\"{}\"", Rfc3339(time));
+            }
+            if let Some((value, unit)) = &line.observed {
+                // JSON has no NaN or infinity.
+                if value.is_finite() {
+                    let _ = write!(out, ",\"observedValue\":{value},\"observedUnit\":");
+                    json_string(&mut out, unit);
+                }
+            }
+            if let Some(reason) = &line.reason {
+                out.push_str(",\"output\":");
+                json_string(&mut out, reason);
+            }
+            out.push_str("}]");
+        }
+        out.push('}');
+        if let Some(warning) = self.warning() {
+            out.push_str(",\"notes\":[");
+            json_string(&mut out, warning.trim_start_matches("warn: "));
+            out.push(']');
+        }
+        out.push('}');
+        out
+    }
+}
+
+fn json_string(out: &mut String, value: &str) {
+    out.push('"');
+    for c in value.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if u32::from(c) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// RFC 3339 in UTC with milliseconds: `2018-01-17T03:36:48.000Z`.
+struct Rfc3339(SystemTime);
+
+impl fmt::Display for Rfc3339 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let since_epoch = self.0.duration_since(UNIX_EPOCH).unwrap_or_default();
+        let seconds = since_epoch.as_secs();
+        let (days, time_of_day) = (seconds / 86_400, seconds % 86_400);
+        // Howard Hinnant's `civil_from_days`, for days since 1970-01-01 (never negative here).
+        let z = days + 719_468;
+        let era = z / 146_097;
+        let day_of_era = z % 146_097;
+        let year_of_era =
+            (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+        let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+        let shifted_month = (5 * day_of_year + 2) / 153;
+        let day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
+        let month = if shifted_month < 10 {
+            shifted_month + 3
+        } else {
+            shifted_month - 9
+        };
+        let year = year_of_era + era * 400 + u64::from(month <= 2);
+        write!(
+            f,
+            "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+            time_of_day / 3_600,
+            time_of_day / 60 % 60,
+            time_of_day % 60,
+            since_epoch.subsec_millis()
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use super::Rfc3339;
+
+    #[test]
+    fn rfc3339_formats_utc_with_milliseconds() {
+        let at = |seconds: u64, millis: u64| {
+            Rfc3339(UNIX_EPOCH + Duration::from_secs(seconds) + Duration::from_millis(millis))
+                .to_string()
+        };
+        assert_eq!(at(0, 0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(at(1_516_160_208, 0), "2018-01-17T03:36:48.000Z");
+        assert_eq!(at(951_782_400, 7), "2000-02-29T00:00:00.007Z");
+        assert_eq!(at(4_107_542_399, 999), "2100-02-28T23:59:59.999Z");
+    }
+}
