@@ -1,7 +1,7 @@
 //! Helpers for the end-to-end scenarios in `tests/`: start the example service as a real
 //! process, talk raw HTTP/1.1 to it, and wait on conditions with deadlines.
 //!
-//! The scenarios drive the real example (`health-http/examples/service.rs`), so what they
+//! The scenarios drive the real example (`health-http/examples/service/`), so what they
 //! prove is what a newcomer runs: derive → core → runner → HTTP, with real sockets and
 //! real signals.
 
