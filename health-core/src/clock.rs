@@ -290,14 +290,6 @@ mod system {
     }
 }
 
-/// Formats a duration for reasons: whole seconds as `31s`, others over a second as
-/// `1.5s`, shorter spans as `500ms`.
-pub(crate) fn format_duration(duration: Duration) -> String {
-    if duration >= Duration::from_secs(1) && duration.subsec_millis() == 0 {
-        format!("{}s", duration.as_secs())
-    } else if duration >= Duration::from_secs(1) {
-        format!("{:.1}s", duration.as_secs_f64())
-    } else {
-        format!("{}ms", duration.as_millis())
-    }
-}
+/// Formats a duration for reasons (`31s`, `1.5s`, `500ms`), as `health-rules` does for
+/// the derive's messages.
+pub(crate) use health_rules::format_duration;

@@ -5,8 +5,7 @@ use std::time::Duration;
 
 use crate::status::Probe;
 
-/// The longest check name: a DNS label's limit, so names fit in paths and metric labels.
-pub const MAX_NAME_LEN: usize = 63;
+pub use health_rules::MAX_NAME_LEN;
 
 /// What a check watches; the restart-storm guard uses it.
 ///
@@ -336,7 +335,8 @@ impl CheckSpec {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum RegistryError {
-    /// The name is empty, too long, or has a character outside `[a-z0-9_.-]`.
+    /// The name breaks a rule of [`validate_name`]: empty, too long, a character outside
+    /// `[a-z0-9_.-]`, an empty segment, or reserved.
     InvalidName {
         /// The refused name.
         name: String,
@@ -390,8 +390,12 @@ impl fmt::Display for RegistryError {
 
 impl std::error::Error for RegistryError {}
 
-/// Checks a name against the rules: non-empty, at most [`MAX_NAME_LEN`] bytes, only
-/// `[a-z0-9_.-]`.
+/// Checks a name against the rules: 1 to [`MAX_NAME_LEN`] bytes of `[a-z0-9_.-]`, in
+/// `.`-separated segments none of which is empty (no leading, trailing or doubled `.`),
+/// and neither `startup` nor `shutdown`, which readiness' verbose and JSON output use for
+/// its lifecycle lines.
+///
+/// The rules are `health-rules`', which `#[derive(HealthCheck)]` applies at compile time.
 ///
 /// # Errors
 ///
@@ -403,22 +407,15 @@ impl std::error::Error for RegistryError {}
 /// assert!(health_core::validate_name("queue.orders-v2").is_ok());
 /// assert!(health_core::validate_name("").is_err());
 /// assert!(health_core::validate_name("DB").is_err());
+/// assert!(health_core::validate_name("queue..orders").is_err());
+/// assert!(health_core::validate_name("shutdown").is_err());
 /// ```
 pub fn validate_name(name: &str) -> Result<(), RegistryError> {
-    let reason = if name.is_empty() {
-        "must not be empty"
-    } else if name.len() > MAX_NAME_LEN {
-        "must be at most 63 bytes"
-    } else if !name
-        .bytes()
-        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'.' | b'-'))
-    {
-        "may only contain a-z, 0-9, '_', '.' and '-'"
-    } else {
-        return Ok(());
-    };
-    Err(RegistryError::InvalidName {
-        name: name.to_owned(),
-        reason,
-    })
+    match health_rules::name_problem(name) {
+        None => Ok(()),
+        Some(reason) => Err(RegistryError::InvalidName {
+            name: name.to_owned(),
+            reason,
+        }),
+    }
 }

@@ -330,6 +330,14 @@ fn bad_names_are_errors_naming_the_name() {
         ("DB", "may only contain"),
         ("db/primary", "may only contain"),
         ("db primary", "may only contain"),
+        (".", "must not start with '.'"),
+        ("..", "must not start with '.'"),
+        (".db", "must not start with '.'"),
+        ("db.", "must not end with '.'"),
+        ("db..primary", "empty segment"),
+        // Readiness' verbose and JSON output name its lifecycle lines so.
+        ("startup", "reserved"),
+        ("shutdown", "reserved"),
     ];
     for (name, reason) in cases {
         let err = builder.push(CheckSpec::new(name).readiness()).unwrap_err();

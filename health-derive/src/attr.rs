@@ -5,16 +5,12 @@
 //! that involve more than one key or field live in `valid.rs` (serde's rule). Every error
 //! is recorded and parsing goes on, so the user sees all of them at once.
 
-use std::fmt::Write as _;
 use std::time::Duration;
 
 use proc_macro2::TokenStream;
 use quote::{ToTokens, quote};
 use syn::meta::ParseNestedMeta;
 use syn::{Attribute, Expr, ExprLit, ExprPath, Lit, LitStr, Path, Token};
-
-/// What health-core's `validate_name` allows: the longest check name, in bytes.
-pub(crate) const MAX_NAME_LEN: usize = 63;
 
 /// Errors collected across attributes and fields, reported together.
 #[derive(Clone, Default)]
@@ -373,7 +369,8 @@ fn lit_str<'v>(value: Option<&'v Expr>, name: &str, shape: Shape) -> syn::Result
 fn parse_name(value: Option<&Expr>, name: &str, shape: Shape) -> syn::Result<String> {
     let lit = lit_str(value, name, shape)?;
     let text = lit.value();
-    match name_problem(&text) {
+    // A segment's syntax: the reserved names are checked on the full, prefixed name.
+    match health_rules::syntax_problem(&text) {
         Some(problem) => Err(syn::Error::new_spanned(
             lit,
             format_args!("invalid check name {text:?}: {problem}"),
@@ -385,16 +382,17 @@ fn parse_name(value: Option<&Expr>, name: &str, shape: Shape) -> syn::Result<Str
 fn parse_prefix(value: Option<&Expr>, name: &str, shape: Shape) -> syn::Result<String> {
     let lit = lit_str(value, name, shape)?;
     let text = lit.value();
-    if let Some(problem) = name_problem(&text) {
-        return Err(syn::Error::new_spanned(
-            lit,
-            format_args!("invalid prefix {text:?}: {problem}"),
-        ));
-    }
     if let Some(bare) = text.strip_suffix('.') {
         return Err(syn::Error::new_spanned(
             lit,
             format_args!("the prefix is joined to names with a `.`: write \"{bare}\""),
+        ));
+    }
+    // A prefix never stands alone, so it may be a reserved name (`startup.db` is fine).
+    if let Some(problem) = health_rules::syntax_problem(&text) {
+        return Err(syn::Error::new_spanned(
+            lit,
+            format_args!("invalid prefix {text:?}: {problem}"),
         ));
     }
     Ok(text)
@@ -476,80 +474,10 @@ fn parse_duration_key(value: Option<&Expr>, name: &str, shape: Shape) -> syn::Re
     Ok(duration)
 }
 
-/// Parses `"500ms"`, `"2s"`, `"1m"` or `"1h"`: a whole number and a unit.
-///
-/// Fractions are refused rather than rounded (`"1.5s"` asks for `"1500ms"`): a duration
-/// that reads exactly is worth more than the saved keystrokes.
+/// Parses a duration literal by `health-rules`' `parse_duration`, spanning its error on
+/// the literal.
 pub(crate) fn parse_duration(lit: &LitStr) -> syn::Result<Duration> {
-    const FORMS: &str = "a whole number and a unit: \"500ms\", \"2s\", \"1m\" or \"1h\"";
-    let text = lit.value();
-    let digits = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(digits);
-    let error = |message: String| Err(syn::Error::new_spanned(lit, message));
-    if number.is_empty() {
-        return error(format!("invalid duration {text:?}: expected {FORMS}"));
-    }
-    if unit.starts_with('.') {
-        return error(format!(
-            "invalid duration {text:?}: use a whole number of a smaller unit, like \"1500ms\" for 1.5s"
-        ));
-    }
-    let millis_per_unit: u64 = match unit {
-        "ms" => 1,
-        "s" => 1_000,
-        "m" => 60_000,
-        "h" => 3_600_000,
-        "" => {
-            return error(format!(
-                "invalid duration {text:?}: missing unit; expected {FORMS}"
-            ));
-        }
-        _ => {
-            return error(format!(
-                "invalid duration {text:?}: unknown unit `{unit}`; expected ms, s, m or h"
-            ));
-        }
-    };
-    let millis = number
-        .parse::<u64>()
-        .ok()
-        .and_then(|n| n.checked_mul(millis_per_unit));
-    match millis {
-        Some(millis) => Ok(Duration::from_millis(millis)),
-        None => error(format!("invalid duration {text:?}: too large")),
-    }
-}
-
-/// Formats a duration the way it is written in attributes, for messages.
-pub(crate) fn format_duration(duration: Duration) -> String {
-    let millis = duration.as_millis();
-    let mut text = String::new();
-    let _ = match millis {
-        0 => write!(text, "0s"),
-        m if m % 3_600_000 == 0 => write!(text, "{}h", m / 3_600_000),
-        m if m % 60_000 == 0 => write!(text, "{}m", m / 60_000),
-        m if m % 1_000 == 0 => write!(text, "{}s", m / 1_000),
-        m => write!(text, "{m}ms"),
-    };
-    text
-}
-
-/// What is wrong with a check name, by health-core's `validate_name` rules.
-pub(crate) fn name_problem(name: &str) -> Option<&'static str> {
-    if name.is_empty() {
-        Some("must not be empty")
-    } else if name.len() > MAX_NAME_LEN {
-        Some("must be at most 63 bytes")
-    } else if !name
-        .bytes()
-        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'.' | b'-'))
-    {
-        Some("may only contain a-z, 0-9, '_', '.' and '-'")
-    } else {
-        None
-    }
+    health_rules::parse_duration(&lit.value()).map_err(|error| syn::Error::new_spanned(lit, error))
 }
 
 /// The message for an unknown key, with the closest known key allowed at `level`.
@@ -595,55 +523,16 @@ fn edit_distance(a: &str, b: &str) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use super::{Level, edit_distance, format_duration, parse_duration, unknown_key};
-    use std::time::Duration;
-
-    fn duration(text: &str) -> Result<Duration, String> {
-        let lit = syn::LitStr::new(text, proc_macro2::Span::call_site());
-        parse_duration(&lit).map_err(|error| error.to_string())
-    }
+    use super::{Level, edit_distance, parse_duration, unknown_key};
 
     #[test]
-    fn durations_parse_in_every_unit() {
-        assert_eq!(duration("500ms"), Ok(Duration::from_millis(500)));
-        assert_eq!(duration("2s"), Ok(Duration::from_secs(2)));
-        assert_eq!(duration("1m"), Ok(Duration::from_mins(1)));
-        assert_eq!(duration("1h"), Ok(Duration::from_hours(1)));
-        assert_eq!(duration("0s"), Ok(Duration::ZERO));
-    }
-
-    #[test]
-    fn bad_durations_say_what_is_wrong() {
-        assert!(duration("5x").unwrap_err().contains("unknown unit `x`"));
-        assert!(duration("5").unwrap_err().contains("missing unit"));
-        assert!(
-            duration("s")
-                .unwrap_err()
-                .contains("expected a whole number")
+    fn duration_errors_keep_the_shared_message() {
+        let lit = syn::LitStr::new("5x", proc_macro2::Span::call_site());
+        let error = parse_duration(&lit).unwrap_err().to_string();
+        assert_eq!(
+            error,
+            health_rules::parse_duration("5x").unwrap_err().to_string()
         );
-        assert!(duration("1.5s").unwrap_err().contains("\"1500ms\""));
-        assert!(
-            duration(" 5s")
-                .unwrap_err()
-                .contains("expected a whole number")
-        );
-        assert!(
-            duration("99999999999999999999h")
-                .unwrap_err()
-                .contains("too large")
-        );
-        assert!(
-            duration("9999999999999999h")
-                .unwrap_err()
-                .contains("too large")
-        );
-    }
-
-    #[test]
-    fn durations_format_as_written() {
-        for text in ["500ms", "2s", "1m", "1h", "90s", "1500ms"] {
-            assert_eq!(format_duration(duration(text).unwrap()), text);
-        }
     }
 
     #[test]

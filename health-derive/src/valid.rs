@@ -11,7 +11,8 @@ use std::time::Duration;
 use syn::Path;
 
 use crate::ast::{Field, Input};
-use crate::attr::{Errors, Setting, Timing, format_duration, name_problem};
+use crate::attr::{Errors, Setting, Timing};
+use health_rules::{MAX_NAME_LEN, format_duration};
 
 /// The runner's interval when none is written (`Schedule::default()`).
 pub(crate) const DEFAULT_INTERVAL: Duration = Duration::from_secs(10);
@@ -86,8 +87,9 @@ impl Input<'_> {
                 );
                 continue;
             };
+            // A segment's syntax here; the reserved names are checked on the full name below.
             if field.attrs.name.is_none()
-                && let Some(problem) = name_problem(&name)
+                && let Some(problem) = health_rules::syntax_problem(&name)
             {
                 errors.spanned(
                     &field.original.ident,
@@ -113,10 +115,19 @@ impl Input<'_> {
             };
             // A flattened field's checks are at least `segment.x` long.
             let shortest = if flatten { full.len() + 2 } else { full.len() };
-            if shortest > crate::attr::MAX_NAME_LEN {
+            if shortest > MAX_NAME_LEN {
                 errors.spanned(
                     field.name_tokens(),
                     format_args!("check name {full:?} is longer than 63 bytes once prefixed"),
+                );
+                continue;
+            }
+            if !flatten && let Some(problem) = health_rules::name_problem(&full) {
+                errors.spanned(
+                    field.name_tokens(),
+                    format_args!(
+                        "check name {full:?} {problem}: give another with #[health(name = \"...\")]"
+                    ),
                 );
                 continue;
             }
