@@ -27,7 +27,9 @@
 //!
 //! **Answering:** [`HealthService`], a hyper (and tower) `Service`.
 //!
-//! **Serving standalone:** [`serve`], [`Serve`].
+//! **Serving standalone:** [`serve`], [`Serve`], [`Listener`]; on a thread and runtime of
+//! its own, so that a busy or blocked application runtime never delays a probe:
+//! [`Serve::spawn`], [`ProbeServer`].
 //!
 //! **Checking other services:** [`HttpCheck`], for the `health-core` runner.
 //!
@@ -92,8 +94,9 @@
 //! # Public API
 //!
 //! Signatures use only `std`, [`health_core`], [`http`], [`hyper`]'s `Service`,
-//! [`bytes::Bytes`], [`http_body_util::Full`], [`tokio::net::TcpListener`] and, with
-//! the `tower` feature, `tower_service::Service`.
+//! [`bytes::Bytes`], [`http_body_util::Full`], [`tokio::net::TcpListener`] (or
+//! `std::net::TcpListener`, through [`Listener`]) and, with the `tower` feature,
+//! `tower_service::Service`.
 //!
 //! # Features
 //!
@@ -107,13 +110,15 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod check;
+mod dedicated;
 mod render;
 mod route;
 mod serve;
 mod service;
 
 pub use crate::check::HttpCheck;
-pub use crate::serve::{Serve, serve};
+pub use crate::dedicated::ProbeServer;
+pub use crate::serve::{Listener, Serve, serve};
 pub use crate::service::HealthService;
 
 /// The README's examples, run as doctests.

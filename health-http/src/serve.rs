@@ -1,4 +1,6 @@
-//! The standalone server: accept loop, connection bound, drain and graceful shutdown.
+//! The standalone server: accept loop, connection bound, drain and graceful shutdown,
+//! run on the caller's runtime (`.await`) or on a thread of its own ([`Serve::spawn`]).
+//! Both run the same loop, [`run`].
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -15,6 +17,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 use tokio::time::{Instant, sleep, timeout};
 
+use crate::dedicated::{ProbeServer, spawn};
 use crate::service::HealthService;
 
 /// The pause after an accept error such as "too many open files", which clears only as
@@ -24,11 +27,104 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 /// hyper's smallest read buffer.
 const MIN_BUF_SIZE: usize = 8 * 1024;
 
-/// Serves `service` on `listener` (HTTP/1.1 with keep-alive) until the future is dropped
-/// or, with [`Serve::with_graceful_shutdown`], until a shutdown signal and drain.
+/// A bound listening socket for [`serve`]: a tokio or a std `TcpListener`.
 ///
-/// The returned [`Serve`] is configured with its builder methods and run by `.await`.
-/// The caller binds the listener, so tests can use `127.0.0.1:0`.
+/// A tokio listener is registered with the runtime that created it, and must be served
+/// there or moved by [`Serve::spawn`]; a std listener needs no runtime, and is
+/// registered with whichever runtime runs the server. Either converts with `into()`,
+/// which [`serve`] does for you.
+///
+/// # Examples
+///
+/// ```
+/// use health_http::Listener;
+///
+/// let listener: Listener = std::net::TcpListener::bind("127.0.0.1:0")?.into();
+/// assert!(listener.local_addr()?.ip().is_loopback());
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Listener(Bound);
+
+#[derive(Debug)]
+enum Bound {
+    Tokio(TcpListener),
+    Std(std::net::TcpListener),
+}
+
+impl Listener {
+    /// Returns the address the listener is bound to.
+    ///
+    /// # Errors
+    ///
+    /// As [`TcpListener::local_addr`].
+    ///
+    /// # Examples
+    ///
+    /// See [`Listener`].
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        match &self.0 {
+            Bound::Tokio(listener) => listener.local_addr(),
+            Bound::Std(listener) => listener.local_addr(),
+        }
+    }
+
+    /// Registers the listener with the current runtime.
+    ///
+    /// # Panics
+    ///
+    /// Outside a runtime with I/O enabled, as [`TcpListener::from_std`].
+    fn into_tokio(self) -> io::Result<TcpListener> {
+        match self.0 {
+            Bound::Tokio(listener) => Ok(listener),
+            Bound::Std(listener) => {
+                // tokio requires it, and a listener straight from `bind` is blocking.
+                listener.set_nonblocking(true)?;
+                TcpListener::from_std(listener)
+            }
+        }
+    }
+
+    /// Detaches the listener from any runtime.
+    fn into_std(self) -> io::Result<std::net::TcpListener> {
+        match self.0 {
+            Bound::Tokio(listener) => listener.into_std(),
+            Bound::Std(listener) => Ok(listener),
+        }
+    }
+}
+
+impl From<TcpListener> for Listener {
+    fn from(listener: TcpListener) -> Listener {
+        Listener(Bound::Tokio(listener))
+    }
+}
+
+impl From<std::net::TcpListener> for Listener {
+    fn from(listener: std::net::TcpListener) -> Listener {
+        Listener(Bound::Std(listener))
+    }
+}
+
+/// Serves `service` on `listener` (HTTP/1.1 with keep-alive): `.await` the returned
+/// [`Serve`] to run it on the current runtime, or [`spawn`](Serve::spawn) it onto a
+/// thread and runtime of its own.
+///
+/// The caller binds the listener (tokio's or std's), so tests can use `127.0.0.1:0`.
+/// Awaited, it runs until the future is dropped or, with
+/// [`Serve::with_graceful_shutdown`], until a shutdown signal and drain.
+///
+/// # Where to run it
+///
+/// On the application's runtime, a probe waits behind whatever occupies its workers: a
+/// CPU-heavy burst or a blocking call delays the answer past the kubelet's
+/// `timeoutSeconds`, readiness flaps and liveness restarts a pod that was only busy.
+/// [`Serve::spawn`] answers from a thread of its own instead, so a saturated or even
+/// wedged application runtime never delays a probe (BENCHMARKS.md, "saturated"); pair it
+/// with a runtime stall check (`health_core::RuntimeStall`) so that a wedged runtime
+/// fails liveness with a reason rather than by a timeout. Embedding [`HealthService`] in
+/// the application's router or awaiting `serve` on its runtime is fine for services
+/// whose workers never block.
 ///
 /// # Examples
 ///
@@ -42,20 +138,23 @@ const MIN_BUF_SIZE: usize = 8 * 1024;
 /// let server = tokio::spawn(serve(listener, HealthService::new(registry)).into_future());
 /// # server.abort(); Ok(()) }
 /// ```
-#[must_use = "a server does nothing until awaited"]
-pub fn serve(listener: TcpListener, service: HealthService) -> Serve {
+#[must_use = "a server does nothing until awaited or spawned"]
+pub fn serve(listener: impl Into<Listener>, service: HealthService) -> Serve {
     Serve {
-        listener,
+        listener: listener.into(),
         service,
         signal: pending(),
-        drain_delay: Duration::from_secs(5),
-        header_read_timeout: Duration::from_secs(5),
-        max_header_size: 8 * 1024,
-        max_connections: 1024,
+        config: Config {
+            drain_delay: Duration::from_secs(5),
+            header_read_timeout: Duration::from_secs(5),
+            max_header_size: 8 * 1024,
+            max_connections: 1024,
+        },
     }
 }
 
-/// A configured server; see [`serve`]. `.await` runs it.
+/// A configured server; see [`serve`]. `.await` runs it on the current runtime,
+/// [`spawn`](Self::spawn) on a thread of its own.
 ///
 /// Hardening, with the defaults:
 /// - [`header_read_timeout`](Self::header_read_timeout) (5 s) bounds a request head and
@@ -75,11 +174,12 @@ pub fn serve(listener: TcpListener, service: HealthService) -> Serve {
 /// # Shutdown
 ///
 /// When the signal given to [`with_graceful_shutdown`](Self::with_graceful_shutdown)
-/// completes, readiness fails at once ([`Registry::begin_shutdown`]) while the server
-/// keeps accepting and answering for the [drain delay](Self::drain_delay) (5 s), so load
-/// balancers see the 503 and move traffic. Then it stops accepting, asks every connection
-/// to close after its answer in flight (each gets at most `header_read_timeout` to do
-/// so), marks the registry stopped ([`Registry::stop`]) and completes.
+/// completes (or, spawned, when [`ProbeServer::begin_shutdown`] is called), readiness
+/// fails at once ([`Registry::begin_shutdown`]) while the server keeps accepting and
+/// answering for the [drain delay](Self::drain_delay) (5 s), so load balancers see the
+/// 503 and move traffic. Then it stops accepting, asks every connection to close after
+/// its answer in flight (each gets at most `header_read_timeout` to do so), marks the
+/// registry stopped ([`Registry::stop`]) and completes.
 ///
 /// [`Registry::begin_shutdown`]: health_core::Registry::begin_shutdown
 /// [`Registry::stop`]: health_core::Registry::stop
@@ -102,11 +202,17 @@ pub fn serve(listener: TcpListener, service: HealthService) -> Serve {
 /// assert_eq!(registry.phase(), health_core::Phase::Stopped);
 /// # Ok(()) }
 /// ```
-#[must_use = "a server does nothing until awaited"]
+#[must_use = "a server does nothing until awaited or spawned"]
 pub struct Serve<F = Pending<()>> {
-    listener: TcpListener,
+    listener: Listener,
     service: HealthService,
     signal: F,
+    config: Config,
+}
+
+/// The hardening settings, shared by both ways of running.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Config {
     drain_delay: Duration,
     header_read_timeout: Duration,
     max_header_size: usize,
@@ -143,10 +249,7 @@ impl<F> Serve<F> {
             listener: self.listener,
             service: self.service,
             signal,
-            drain_delay: self.drain_delay,
-            header_read_timeout: self.header_read_timeout,
-            max_header_size: self.max_header_size,
-            max_connections: self.max_connections,
+            config: self.config,
         }
     }
 
@@ -158,7 +261,7 @@ impl<F> Serve<F> {
     ///
     /// See [`Serve`].
     pub fn drain_delay(mut self, delay: Duration) -> Self {
-        self.drain_delay = delay;
+        self.config.drain_delay = delay;
         self
     }
 
@@ -176,7 +279,7 @@ impl<F> Serve<F> {
     /// # drop(server); Ok(()) }
     /// ```
     pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
-        self.header_read_timeout = timeout;
+        self.config.header_read_timeout = timeout;
         self
     }
 
@@ -194,7 +297,7 @@ impl<F> Serve<F> {
     /// # drop(server); Ok(()) }
     /// ```
     pub fn max_header_size(mut self, bytes: usize) -> Self {
-        self.max_header_size = bytes;
+        self.config.max_header_size = bytes;
         self
     }
 
@@ -205,7 +308,7 @@ impl<F> Serve<F> {
     ///
     /// See [`Serve`].
     pub fn max_connections(mut self, connections: u32) -> Self {
-        self.max_connections = connections.max(1);
+        self.config.max_connections = connections.max(1);
         self
     }
 
@@ -231,15 +334,61 @@ impl<F> Serve<F> {
     }
 }
 
+impl<F> Serve<F>
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    /// Runs the server on an OS thread of its own (`health-probes`), with a
+    /// current-thread tokio runtime of its own, and returns its handle.
+    ///
+    /// Nothing the application does with its runtime can then delay a probe: answering
+    /// needs only atomic loads, and this thread runs nothing else. The server behaves
+    /// exactly as when awaited (the same loop, hardening and [shutdown](Self#shutdown));
+    /// it shuts down when [`ProbeServer::begin_shutdown`] is called, when the handle is
+    /// dropped, or when the signal of [`with_graceful_shutdown`](Self::with_graceful_shutdown)
+    /// completes (that future is polled on the server's runtime, which has I/O and time
+    /// drivers, so a channel or any runtime-independent future fits).
+    ///
+    /// Callable inside or outside a tokio runtime. A tokio listener is moved off the
+    /// runtime that created it.
+    ///
+    /// # Errors
+    ///
+    /// If the runtime, the listener's registration or the thread cannot be created.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use health_core::{Phase, Registry};
+    /// use health_http::{HealthService, serve};
+    ///
+    /// // No runtime needed: the server brings its own.
+    /// let registry = Registry::builder().build();
+    /// let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let probes = serve(listener, HealthService::new(registry.clone()))
+    ///     .drain_delay(Duration::ZERO)
+    ///     .spawn()?;
+    /// let mut stream = std::net::TcpStream::connect(probes.local_addr())?;
+    /// # let _ = &mut stream;
+    /// probes.shutdown(); // readiness fails, the server drains, stops, and its thread ends
+    /// assert_eq!(registry.phase(), Phase::Stopped);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn spawn(self) -> io::Result<ProbeServer> {
+        spawn(self.listener, self.service, self.config, self.signal)
+    }
+}
+
 impl<F> fmt::Debug for Serve<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Serve")
             .field("listener", &self.listener)
             .field("service", &self.service)
-            .field("drain_delay", &self.drain_delay)
-            .field("header_read_timeout", &self.header_read_timeout)
-            .field("max_header_size", &self.max_header_size)
-            .field("max_connections", &self.max_connections)
+            .field("drain_delay", &self.config.drain_delay)
+            .field("header_read_timeout", &self.config.header_read_timeout)
+            .field("max_header_size", &self.config.max_header_size)
+            .field("max_connections", &self.config.max_connections)
             .finish_non_exhaustive()
     }
 }
@@ -252,7 +401,27 @@ where
     type IntoFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
 
     fn into_future(self) -> Self::IntoFuture {
-        Box::pin(self.run())
+        Box::pin(async move {
+            // Here, not in `serve`: only now is the runtime that serves known.
+            match self.listener.into_tokio() {
+                Ok(listener) => run(listener, self.service, self.config, self.signal).await,
+                Err(err) => {
+                    tracing::error!(target: "health", error = %err, "cannot register the listener: not serving");
+                }
+            }
+        })
+    }
+}
+
+impl Listener {
+    /// Moves the listener to `runtime`'s reactor.
+    pub(crate) fn register_with(
+        self,
+        runtime: &tokio::runtime::Runtime,
+    ) -> io::Result<TcpListener> {
+        let listener = self.into_std()?;
+        let _entered = runtime.enter();
+        Listener::from(listener).into_tokio()
     }
 }
 
@@ -263,98 +432,101 @@ enum Close {
     Shutdown,
 }
 
-impl<F> Serve<F>
+/// The server loop, however it is run: accepts until `signal`, drains, closes every
+/// connection and marks the registry stopped.
+pub(crate) async fn run<F>(listener: TcpListener, service: HealthService, config: Config, signal: F)
 where
-    F: Future<Output = ()> + Send + 'static,
+    F: Future<Output = ()>,
 {
-    async fn run(self) {
-        let registry = self.service.registry().clone();
-        let mut http = http1::Builder::new();
-        http.timer(TokioTimer::new())
-            .header_read_timeout(self.header_read_timeout)
-            .max_header_size(self.max_header_size)
-            .max_buf_size(self.max_header_size.max(MIN_BUF_SIZE));
-        let slots = Arc::new(Semaphore::new(self.max_connections as usize));
-        // Oldest first; the accept loop is its only user, so it needs no lock. A sender
-        // whose connection ended is closed and skipped.
-        let mut open: VecDeque<oneshot::Sender<Close>> = VecDeque::new();
-        let mut signal = pin!(self.signal);
-        let drain = sleep(Duration::ZERO);
-        let mut drain = pin!(drain);
-        let mut draining = false;
-        loop {
-            let accepted = tokio::select! {
-                biased;
-                () = &mut signal, if !draining => {
-                    draining = true;
-                    registry.begin_shutdown();
-                    tracing::info!(target: "health", delay = ?self.drain_delay, "draining: readiness fails, still answering");
-                    drain.as_mut().reset(Instant::now() + self.drain_delay);
-                    continue;
-                }
-                () = &mut drain, if draining => break,
-                accepted = self.listener.accept() => accepted,
-            };
-            let (stream, peer) = match accepted {
-                Ok(accepted) => accepted,
-                Err(err) => {
-                    tracing::warn!(target: "health", error = %err, "accept failed");
-                    sleep(ACCEPT_BACKOFF).await;
-                    continue;
-                }
-            };
-            let slot = if let Ok(slot) = Arc::clone(&slots).try_acquire_owned() {
-                slot
-            } else {
-                evict_oldest(&mut open);
-                // Only until the evicted connection's task runs: it ends on its next poll.
-                Arc::clone(&slots)
-                    .acquire_owned()
-                    .await
-                    .expect("the semaphore is never closed")
-            };
-            if open.len() >= 2 * self.max_connections as usize {
-                open.retain(|close| !close.is_closed());
+    let registry = service.registry().clone();
+    // The protocol is this builder and its `serve_connection` below: gRPC's h2c will swap
+    // it for hyper-util's `auto::Builder`, whose connections have the same
+    // `graceful_shutdown`, and nothing else changes.
+    let mut http = http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(config.header_read_timeout)
+        .max_header_size(config.max_header_size)
+        .max_buf_size(config.max_header_size.max(MIN_BUF_SIZE));
+    let slots = Arc::new(Semaphore::new(config.max_connections as usize));
+    // Oldest first; the accept loop is its only user, so it needs no lock. A sender
+    // whose connection ended is closed and skipped.
+    let mut open: VecDeque<oneshot::Sender<Close>> = VecDeque::new();
+    let mut signal = pin!(signal);
+    let drain = sleep(Duration::ZERO);
+    let mut drain = pin!(drain);
+    let mut draining = false;
+    loop {
+        let accepted = tokio::select! {
+            biased;
+            () = &mut signal, if !draining => {
+                draining = true;
+                registry.begin_shutdown();
+                tracing::info!(target: "health", delay = ?config.drain_delay, "draining: readiness fails, still answering");
+                drain.as_mut().reset(Instant::now() + config.drain_delay);
+                continue;
             }
-            let (close, closed) = oneshot::channel();
-            open.push_back(close);
-            let grace = self.header_read_timeout;
-            let connection =
-                http.serve_connection(TokioIo::new(nodelay(stream)), self.service.with_peer(peer));
-            tokio::spawn(async move {
-                let _slot: OwnedSemaphorePermit = slot;
-                let mut connection = pin!(connection);
-                let grace = tokio::select! {
-                    result = connection.as_mut() => {
-                        if let Err(err) = result {
-                            tracing::debug!(target: "health", %peer, error = %err, "connection error");
-                        }
-                        return;
+            () = &mut drain, if draining => break,
+            accepted = listener.accept() => accepted,
+        };
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
+            Err(err) => {
+                tracing::warn!(target: "health", error = %err, "accept failed");
+                sleep(ACCEPT_BACKOFF).await;
+                continue;
+            }
+        };
+        let slot = if let Ok(slot) = Arc::clone(&slots).try_acquire_owned() {
+            slot
+        } else {
+            evict_oldest(&mut open);
+            // Only until the evicted connection's task runs: it ends on its next poll.
+            Arc::clone(&slots)
+                .acquire_owned()
+                .await
+                .expect("the semaphore is never closed")
+        };
+        if open.len() >= 2 * config.max_connections as usize {
+            open.retain(|close| !close.is_closed());
+        }
+        let (close, closed) = oneshot::channel();
+        open.push_back(close);
+        let grace = config.header_read_timeout;
+        let connection =
+            http.serve_connection(TokioIo::new(nodelay(stream)), service.with_peer(peer));
+        tokio::spawn(async move {
+            let _slot: OwnedSemaphorePermit = slot;
+            let mut connection = pin!(connection);
+            let grace = tokio::select! {
+                result = connection.as_mut() => {
+                    if let Err(err) = result {
+                        tracing::debug!(target: "health", %peer, error = %err, "connection error");
                     }
-                    // A dropped sender means the server future was dropped: close too.
-                    close = closed => match close {
-                        // One last poll: enough for an idle connection to close cleanly.
-                        Ok(Close::Evict) => Duration::ZERO,
-                        Ok(Close::Shutdown) | Err(_) => grace,
-                    },
-                };
-                // Idle connections close at once, busy ones after their answer; a client
-                // that never reads its answer is cut off after the grace.
-                connection.as_mut().graceful_shutdown();
-                if timeout(grace, connection).await.is_err() {
-                    tracing::debug!(target: "health", %peer, "connection did not close in time: dropped");
+                    return;
                 }
-            });
-        }
-        drop(self.listener);
-        tracing::info!(target: "health", "drained: stopped accepting, closing connections");
-        for close in open {
-            let _ = close.send(Close::Shutdown);
-        }
-        // Every connection holds a slot until it ends.
-        let _ = slots.acquire_many(self.max_connections).await;
-        registry.stop();
+                // A dropped sender means the server future was dropped: close too.
+                close = closed => match close {
+                    // One last poll: enough for an idle connection to close cleanly.
+                    Ok(Close::Evict) => Duration::ZERO,
+                    Ok(Close::Shutdown) | Err(_) => grace,
+                },
+            };
+            // Idle connections close at once, busy ones after their answer; a client
+            // that never reads its answer is cut off after the grace.
+            connection.as_mut().graceful_shutdown();
+            if timeout(grace, connection).await.is_err() {
+                tracing::debug!(target: "health", %peer, "connection did not close in time: dropped");
+            }
+        });
     }
+    drop(listener);
+    tracing::info!(target: "health", "drained: stopped accepting, closing connections");
+    for close in open {
+        let _ = close.send(Close::Shutdown);
+    }
+    // Every connection holds a slot until it ends.
+    let _ = slots.acquire_many(config.max_connections).await;
+    registry.stop();
 }
 
 /// Asks the oldest open connection to close.
