@@ -41,7 +41,7 @@
 //! | path | answer |
 //! |---|---|
 //! | `/livez` `/readyz` `/startupz` | 200 `ok` on pass or warn; 503 `readyz check failed` on fail |
-//! | `/healthz` | `/readyz` (compatibility), naming itself `healthz` |
+//! | `/healthz` | `/livez` (compatibility), naming itself `healthz`: charts point `livenessProbe` at it, so it never fails for a dependency or a drain |
 //! | `/<probe>/<check>` | one check: 200 `ok`, or 503 with its line; 404 if not a member |
 //! | `?verbose` | the API server's text: `[+]db ok`, `[-]cache failed: reason withheld`, …, `readyz check passed` |
 //! | `?exclude=a&exclude=b` | skips those checks (`[+]a excluded: ok`); unknown names: a `warn:` line |

@@ -7,7 +7,7 @@ use http::header::{self, HeaderMap};
 
 /// A probe path: `/<endpoint>` or `/<endpoint>/<check>`.
 pub(crate) struct Route<'a> {
-    /// As requested: `healthz` answers for readiness but names itself in the last line.
+    /// As requested: `healthz` answers for liveness but names itself in the last line.
     pub(crate) endpoint: &'static str,
     pub(crate) probe: Probe,
     pub(crate) check: Option<&'a str>,
@@ -21,7 +21,9 @@ impl<'a> Route<'a> {
             None => (path, None),
         };
         let probe = match endpoint {
-            "healthz" => Probe::Readiness,
+            // Liveness, not readiness: charts point `livenessProbe` at `/healthz`, and
+            // readiness there would restart pods for every dependency outage and drain.
+            "healthz" => Probe::Liveness,
             other => Probe::from_path(other)?,
         };
         let endpoint = if endpoint == "healthz" {

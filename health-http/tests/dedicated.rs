@@ -85,6 +85,7 @@ fn shutdown_fails_readiness_at_once_then_drains_and_stops() {
         "readiness fails while draining"
     );
     assert_eq!(get(addr, "/livez").status, 200, "liveness stays green");
+    assert_eq!(get(addr, "/healthz").status, 200, "and so does /healthz");
     assert!(!probes.is_finished(), "still answering for the drain delay");
 }
 

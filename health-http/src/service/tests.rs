@@ -84,12 +84,40 @@ fn plain_probes_answer_ok_on_pass_and_warn_and_the_verdict_on_fail() {
         "readyz check failed\n".to_owned(),
     );
     assert_eq!(get(&service, "/readyz"), failed);
-    let failed = (
-        StatusCode::SERVICE_UNAVAILABLE,
-        "healthz check failed\n".to_owned(),
-    );
-    assert_eq!(get(&service, "/healthz"), failed);
     assert_eq!(get(&service, "/livez"), (StatusCode::OK, "ok".to_owned()));
+}
+
+/// Many charts point `livenessProbe` at `/healthz`: it answers as liveness, so neither a
+/// dependency outage nor a drain restarts the pod, while a wedged loop still does.
+#[test]
+fn healthz_answers_as_liveness_never_for_a_dependency_or_a_drain() {
+    let (service, db, _, worker) = fixture();
+    db.unhealthy("connection refused");
+    assert_eq!(get(&service, "/readyz").0, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(get(&service, "/healthz"), (StatusCode::OK, "ok".to_owned()));
+    service.registry().begin_shutdown();
+    assert_eq!(get(&service, "/healthz"), (StatusCode::OK, "ok".to_owned()));
+    assert_eq!(
+        get(&service, "/healthz?verbose").1,
+        "[+]loop ok\nhealthz check passed\n",
+        "liveness' members, under its own name"
+    );
+    assert_eq!(get(&service, "/healthz/loop").0, StatusCode::OK);
+    assert_eq!(
+        get(&service, "/healthz/db").0,
+        StatusCode::NOT_FOUND,
+        "not a liveness member"
+    );
+
+    worker.unhealthy("wedged");
+    assert_eq!(
+        get(&service, "/healthz"),
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "healthz check failed\n".to_owned()
+        )
+    );
+    assert_eq!(get_json(&service, "/healthz"), get_json(&service, "/livez"));
 }
 
 #[test]
@@ -249,7 +277,7 @@ fn one_check_answers_ok_or_its_line() {
         (StatusCode::OK, "ok".to_owned())
     );
     assert_eq!(
-        get(&service, "/healthz/db"),
+        get(&service, "/healthz/loop"),
         (StatusCode::OK, "ok".to_owned())
     );
     assert_eq!(
