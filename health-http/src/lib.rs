@@ -88,8 +88,8 @@
 //!
 //! **Details.** Reasons are error strings from dependencies, so they are withheld unless
 //! the service opts in: [`HealthService::details`] for everyone, or
-//! [`HealthService::details_when`] with a predicate on the request (loopback peers, a
-//! token).
+//! [`HealthService::details_when`] with a predicate on the request (a token header; not
+//! the peer's address, which a service mesh's sidecar makes loopback for everyone).
 //!
 //! # Public API
 //!

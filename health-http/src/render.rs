@@ -81,6 +81,8 @@ struct Line<'a> {
     reason: Option<Cow<'a, str>>,
     time: Option<SystemTime>,
     observed: Option<(f64, String)>,
+    /// A lifecycle gate of readiness (`startup`, `shutdown`), not a check.
+    gate: bool,
 }
 
 impl<'a> Line<'a> {
@@ -113,6 +115,7 @@ impl<'a> Line<'a> {
                 .report()
                 .observed()
                 .map(|observed| (observed.value(), observed.unit().to_owned())),
+            gate: false,
         }
     }
 
@@ -128,12 +131,14 @@ impl<'a> Line<'a> {
             reason: (details && !passing).then_some(Cow::Borrowed(reason)),
             time: None,
             observed: None,
+            gate: true,
         }
     }
 
     fn excluded(name: &'a str) -> Line<'a> {
         Line {
             outcome: None,
+            gate: false,
             ..Line::gate(name, true, "", false)
         }
     }
@@ -165,9 +170,16 @@ impl<'a> Listing<'a> {
         exclude: &'a [String],
         details: bool,
     ) -> Listing<'a> {
-        // Latches startup if it passes now, as a plain probe read would.
-        let started = registry.is_started();
         let now = registry.now();
+        let excluded = |name: &str| exclude.binary_search_by(|e| e.as_str().cmp(name)).is_ok();
+        // The verdict is health-core's, from the same read a plain probe makes (it
+        // latches startup too): the lines below only say why, so the plain answer,
+        // `?verbose` and health+json cannot disagree about pass or fail.
+        let verdict = if exclude.is_empty() {
+            registry.probe_at(probe, now)
+        } else {
+            registry.probe_excluding(probe, now, excluded)
+        };
         let mut matched = vec![false; exclude.len()];
         let mut lines: Vec<Line<'a>> = registry
             .members(probe)
@@ -184,8 +196,9 @@ impl<'a> Listing<'a> {
         if probe == Probe::Readiness {
             // The API server's readiness lists its `shutdown` check always; it has no
             // start-up check, so ours appears only while it fails, keeping the output
-            // byte for byte the same once started.
-            if !started {
+            // byte for byte the same once started. Read after the verdict, whose read
+            // latches startup if its members pass.
+            if !registry.is_started() {
                 lines.push(Line::gate(
                     "startup",
                     false,
@@ -200,13 +213,6 @@ impl<'a> Listing<'a> {
                 "process is shutting down",
                 details,
             ));
-        }
-        let mut verdict = lines
-            .iter()
-            .filter_map(|line| line.outcome)
-            .fold(Outcome::Pass, Outcome::max);
-        if probe == Probe::Startup && started {
-            verdict = Outcome::Pass; // latched: the members no longer matter
         }
         let unmatched = exclude
             .iter()
@@ -273,38 +279,32 @@ impl<'a> Listing<'a> {
 
     /// IETF health+json: `status`, a `checks` map of one-element arrays, and `notes` for
     /// exclusions that matched nothing. Excluded checks are left out.
+    ///
+    /// A lifecycle gate named like a member (`shutdown`, `startup`; health-core's name
+    /// rules should make that impossible) joins that member's array instead of
+    /// repeating its key: the format allows several entries per key, JSON parsers
+    /// differ on repeated keys.
     pub(crate) fn json(&self) -> String {
         let mut out = format!("{{\"status\":\"{}\",\"checks\":{{", self.verdict.as_str());
+        let shown = || self.lines.iter().filter(|line| line.outcome.is_some());
+        // Members' names are unique (the registry's rule): only a gate can repeat one.
+        let joins_member =
+            |gate: &Line<'_>| shown().any(|member| !member.gate && member.name == gate.name);
         let mut first = true;
-        for line in &self.lines {
-            let Some(outcome) = line.outcome else {
-                continue;
-            };
+        for line in shown().filter(|line| !(line.gate && joins_member(line))) {
             if !std::mem::take(&mut first) {
                 out.push(',');
             }
             json_string(&mut out, line.name);
-            let _ = write!(
-                out,
-                ":[{{\"componentType\":\"{}\",\"status\":\"{}\"",
-                line.component_type,
-                outcome.as_str()
-            );
-            if let Some(time) = line.time {
-                let _ = write!(out, ",\"time\":\"{}\"", Rfc3339(time));
-            }
-            if let Some((value, unit)) = &line.observed {
-                // JSON has no NaN or infinity.
-                if value.is_finite() {
-                    let _ = write!(out, ",\"observedValue\":{value},\"observedUnit\":");
-                    json_string(&mut out, unit);
+            out.push_str(":[");
+            line.write_json(&mut out);
+            if !line.gate {
+                for gate in shown().filter(|gate| gate.gate && gate.name == line.name) {
+                    out.push(',');
+                    gate.write_json(&mut out);
                 }
             }
-            if let Some(reason) = &line.reason {
-                out.push_str(",\"output\":");
-                json_string(&mut out, reason);
-            }
-            out.push_str("}]");
+            out.push(']');
         }
         out.push('}');
         if let Some(warning) = self.warning() {
@@ -314,6 +314,34 @@ impl<'a> Listing<'a> {
         }
         out.push('}');
         out
+    }
+}
+
+impl Line<'_> {
+    /// One entry of a `checks` array.
+    fn write_json(&self, out: &mut String) {
+        let outcome = self.outcome.unwrap_or(Outcome::Pass);
+        let _ = write!(
+            out,
+            "{{\"componentType\":\"{}\",\"status\":\"{}\"",
+            self.component_type,
+            outcome.as_str()
+        );
+        if let Some(time) = self.time {
+            let _ = write!(out, ",\"time\":\"{}\"", Rfc3339(time));
+        }
+        if let Some((value, unit)) = &self.observed {
+            // JSON has no NaN or infinity.
+            if value.is_finite() {
+                let _ = write!(out, ",\"observedValue\":{value},\"observedUnit\":");
+                json_string(out, unit);
+            }
+        }
+        if let Some(reason) = &self.reason {
+            out.push_str(",\"output\":");
+            json_string(out, reason);
+        }
+        out.push('}');
     }
 }
 
@@ -373,7 +401,38 @@ impl fmt::Display for Rfc3339 {
 mod tests {
     use std::time::{Duration, UNIX_EPOCH};
 
-    use super::Rfc3339;
+    use health_core::Outcome;
+
+    use super::{Line, Listing, Rfc3339};
+
+    /// health-core reserves the gates' names, but the renderer does not rely on it: a
+    /// repeated key would be read differently by different JSON parsers.
+    #[test]
+    fn a_gate_named_like_a_member_joins_its_array_instead_of_repeating_the_key() {
+        let member = |name, outcome| Line {
+            name,
+            outcome,
+            component_type: "component",
+            reason: None,
+            time: None,
+            observed: None,
+            gate: false,
+        };
+        let listing = Listing {
+            lines: vec![
+                member("shutdown", Some(Outcome::Pass)),
+                member("startup", None), // excluded: the gate keeps its own key
+                Line::gate("startup", true, "", true),
+                Line::gate("shutdown", false, "process is shutting down", true),
+            ],
+            unmatched: Vec::new(),
+            verdict: Outcome::Fail,
+        };
+        assert_eq!(
+            listing.json(),
+            r#"{"status":"fail","checks":{"shutdown":[{"componentType":"component","status":"pass"},{"componentType":"system","status":"fail","output":"process is shutting down"}],"startup":[{"componentType":"system","status":"pass"}]}}"#
+        );
+    }
 
     #[test]
     fn rfc3339_formats_utc_with_milliseconds() {

@@ -90,8 +90,8 @@ impl HealthService {
     /// Shows failure reasons (`?verbose` lines, `output` in health+json) to every
     /// client if `shown`, or to none (the default).
     ///
-    /// Reasons are error strings from dependencies: keep them withheld on a port the
-    /// public can reach.
+    /// Reasons are error strings from dependencies (host names, user names, versions):
+    /// keep them withheld on a port anyone else can reach.
     ///
     /// # Examples
     ///
@@ -110,23 +110,33 @@ impl HealthService {
         self
     }
 
-    /// Shows failure reasons to the requests for which `predicate` returns `true`, e.g.
-    /// loopback peers or a header token.
+    /// Shows failure reasons to the requests for which `predicate` returns `true`, such
+    /// as those carrying a secret token.
     ///
     /// The predicate runs only for answers that can carry reasons (`?verbose`, one
     /// check, health+json), never for a plain probe. Under [`serve`](crate::serve) the
     /// parts carry the peer's [`SocketAddr`] as an extension; under axum, use its
     /// `ConnectInfo`.
     ///
+    /// **Do not trust the peer's address.** In a service mesh the sidecar proxy
+    /// delivers every inbound connection from loopback (Istio uses `127.0.0.6`), and
+    /// behind a load balancer or a port-forward the address is the proxy's: "loopback
+    /// only" then means "everyone". Prefer a token header compared in constant time (as
+    /// below, or the example service's `--details-token`), or an explicit switch.
+    ///
     /// # Examples
     ///
     /// ```
-    /// use std::net::SocketAddr;
-    ///
+    /// let token = std::env::var("HEALTH_DETAILS_TOKEN").unwrap_or_default();
     /// let registry = health_core::Registry::builder().build();
-    /// let service = health_http::HealthService::new(registry).details_when(|parts| {
-    ///     parts.extensions.get::<SocketAddr>().is_some_and(|peer| peer.ip().is_loopback())
-    ///         || parts.headers.get("x-health-token").is_some_and(|token| token == "s3cret")
+    /// let service = health_http::HealthService::new(registry).details_when(move |parts| {
+    ///     !token.is_empty()
+    ///         && parts.headers.get("x-health-token").is_some_and(|sent| {
+    ///             // Constant time: how long the comparison takes reveals nothing.
+    ///             let (sent, token) = (sent.as_bytes(), token.as_bytes());
+    ///             sent.len() == token.len()
+    ///                 && sent.iter().zip(token).fold(0, |diff, (a, b)| diff | (a ^ b)) == 0
+    ///         })
     /// });
     /// # let _ = service;
     /// ```

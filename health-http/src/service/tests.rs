@@ -543,3 +543,136 @@ fn tower_service_answers_the_same() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
 }
+
+/// Asserts that every way of asking for `probe` (plain, `?verbose`, health+json, with and
+/// without `exclude`) gives health-core's verdict, and returns it.
+fn one_verdict(service: &HealthService, endpoint: &str, exclude: &str) -> bool {
+    let registry = service.registry();
+    let probe = match endpoint {
+        "livez" | "healthz" => health_core::Probe::Liveness,
+        "readyz" => health_core::Probe::Readiness,
+        _ => health_core::Probe::Startup,
+    };
+    let now = registry.now();
+    let core = if exclude.is_empty() {
+        registry.probe_at(probe, now)
+    } else {
+        registry.probe_excluding(probe, now, |name| name == exclude)
+    };
+    let query = if exclude.is_empty() {
+        String::new()
+    } else {
+        format!("exclude={exclude}")
+    };
+    let (plain, _) = get(service, &format!("/{endpoint}?{query}"));
+    let (verbose, text) = get(service, &format!("/{endpoint}?verbose&{query}"));
+    let (json, body) = get_json(service, &format!("/{endpoint}?{query}"));
+    let word = if core.is_passing() {
+        "passed"
+    } else {
+        "failed"
+    };
+    let context = format!("/{endpoint}?{query}: core {core:?}\n{text}{body}");
+    let expected = if core.is_passing() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    assert_eq!([plain, verbose, json], [expected; 3], "{context}");
+    assert!(
+        text.ends_with(&format!("{endpoint} check {word}\n")),
+        "{context}"
+    );
+    assert!(
+        body.starts_with(&format!("{{\"status\":\"{}\"", core.as_str())),
+        "{context}"
+    );
+    core.is_passing()
+}
+
+/// The plain answer, `?verbose` and health+json take their verdict from one read, so
+/// they agree in every state where a fold of the lines could drift from it: before and
+/// after the startup latch, with a stale result and a silent heartbeat, with exclusions,
+/// non-critical failures and while draining.
+#[test]
+fn plain_verbose_and_json_share_one_verdict_in_every_state() {
+    use std::time::Duration;
+
+    use health_core::{Heartbeat, ManualClock, RegistryBuilder};
+
+    let time = ManualClock::new();
+    let gate = StartupGate::new();
+    let worker = Heartbeat::with_clock(&time.clock());
+    let mut builder = RegistryBuilder::with_clock(time.clock());
+    builder
+        .gate(CheckSpec::new("warmup").startup(), &gate)
+        .unwrap();
+    let db = builder
+        .push(
+            CheckSpec::new("db")
+                .readiness()
+                .startup()
+                .max_age(Duration::from_secs(10)),
+        )
+        .unwrap();
+    let cache = builder
+        .push(CheckSpec::new("cache").readiness().critical(false))
+        .unwrap();
+    builder
+        .heartbeat(
+            CheckSpec::new("worker")
+                .liveness()
+                .max_age(Duration::from_secs(5)),
+            &worker,
+        )
+        .unwrap();
+    let service = HealthService::new(builder.build()).details(true);
+    let endpoints = ["livez", "healthz", "readyz", "startupz"];
+    // Index: endpoint × exclusion, so livez 0..6, healthz 6..12, readyz 12..18,
+    // startupz 18..24; each row starts without an exclusion.
+    let verdicts = |label: &str| -> Vec<bool> {
+        let mut verdicts = Vec::new();
+        for endpoint in endpoints {
+            for exclude in ["", "db", "cache", "warmup", "worker", "nope"] {
+                verdicts.push(one_verdict(&service, endpoint, exclude));
+            }
+        }
+        assert_eq!(verdicts.len(), 24, "{label}");
+        verdicts
+    };
+
+    // Starting: the gate is closed, nothing reported.
+    let starting = verdicts("starting");
+    assert!(!starting[12], "readiness fails before the latch");
+    assert!(
+        !starting[13] && !starting[18],
+        "no exclusion of db starts the service while the gate is closed"
+    );
+    gate.done();
+    db.healthy();
+    cache.unhealthy("evicted");
+    worker.beat();
+    let serving = verdicts("serving");
+    assert!(serving[12], "started, every critical member passes");
+    // Stale: db's result and the heartbeat outlive their limits. Startup stays latched.
+    time.advance(Duration::from_secs(11));
+    let stale = verdicts("stale");
+    assert!(
+        !stale[0] && !stale[12],
+        "a stale result and a silent heartbeat fail"
+    );
+    assert!(stale[13], "excluding the stale db passes readiness");
+    assert!(
+        stale[18],
+        "startup latched: its stale member no longer matters"
+    );
+    db.healthy();
+    worker.beat();
+    service.registry().begin_shutdown();
+    let draining = verdicts("draining");
+    assert!(draining[0], "liveness is not gated by the drain");
+    assert!(
+        draining[12..18].iter().all(|passing| !passing),
+        "no exclusion passes readiness while draining"
+    );
+}
