@@ -147,6 +147,16 @@ impl Clock {
         }
     }
 
+    /// Returns `true` if both read the same timeline: both the system clock, or the same
+    /// [`ManualClock`].
+    pub(crate) fn same_as(&self, other: &Clock) -> bool {
+        match (&self.0, &other.0) {
+            (ClockSource::System, ClockSource::System) => true,
+            (ClockSource::Manual(a), ClockSource::Manual(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+
     /// Returns the wall-clock time of `timestamp`, for reports (`time` in health+json).
     ///
     /// # Examples

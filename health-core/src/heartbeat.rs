@@ -14,7 +14,8 @@ use crate::sync::{Arc, AtomicBool, AtomicU64, Ordering};
 /// processed item: the silence is then "now − last processed".
 ///
 /// Make it with the clock of the registry it joins ([`Heartbeat::with_clock`]) when that
-/// clock is not the system clock.
+/// clock is not the system clock; the registry refuses a heartbeat on another clock
+/// ([`RegistryError::ClockMismatch`](crate::RegistryError::ClockMismatch)).
 ///
 /// # Examples
 ///
@@ -37,7 +38,7 @@ use crate::sync::{Arc, AtomicBool, AtomicU64, Ordering};
 #[derive(Clone, Debug)]
 pub struct Heartbeat {
     pub(crate) stamp: Arc<AtomicU64>,
-    clock: Clock,
+    pub(crate) clock: Clock,
 }
 
 impl Heartbeat {

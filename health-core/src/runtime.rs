@@ -35,13 +35,20 @@ impl RegistryBuilder {
     ///
     /// # Errors
     ///
-    /// As [`RegistryBuilder::push`].
+    /// As [`RegistryBuilder::push`], and a [`RegistryError`] naming the check and the
+    /// values if the schedule cannot work: a zero interval, timeout, failing interval or
+    /// threshold ([`ZeroSetting`](RegistryError::ZeroSetting)); a duration the clock
+    /// cannot count ([`DurationOutOfRange`](RegistryError::DurationOutOfRange)); a timeout
+    /// not below the interval or the failing interval, a jitter or failing interval not
+    /// below the interval ([`DurationNotBelow`](RegistryError::DurationNotBelow)); a
+    /// `max_age` shorter than the longest gap a live runner may leave between two
+    /// results ([`MaxAgeTooShort`](RegistryError::MaxAgeTooShort)).
     ///
     /// # Examples
     ///
     /// ```
     /// use std::time::Duration;
-    /// use health_core::{check_fn, CheckSpec, Registry, Schedule};
+    /// use health_core::{check_fn, CheckSpec, Registry, RegistryError, Schedule};
     ///
     /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), health_core::RegistryError> {
     /// let mut builder = Registry::builder();
@@ -50,6 +57,16 @@ impl RegistryBuilder {
     ///     Schedule::every(Duration::from_secs(5)).timeout(Duration::from_millis(500)),
     ///     check_fn(|| async { Ok::<(), std::io::Error>(()) }),
     /// )?;
+    ///
+    /// let refused = builder.schedule(
+    ///     CheckSpec::new("slow").readiness(),
+    ///     Schedule::every(Duration::from_secs(5)).timeout(Duration::from_secs(5)),
+    ///     check_fn(|| async { true }),
+    /// );
+    /// assert_eq!(
+    ///     refused.unwrap_err().to_string(),
+    ///     "check \"slow\": timeout 5s must be below its interval 5s",
+    /// );
     /// let (registry, runner) = builder.spawn();
     /// # drop((registry, runner)); Ok(()) }
     /// ```
@@ -59,7 +76,19 @@ impl RegistryBuilder {
         schedule: Schedule,
         check: C,
     ) -> Result<(), RegistryError> {
-        let max_age = spec.max_age.unwrap_or_else(|| schedule.default_max_age());
+        schedule.validate(&spec.name)?;
+        let max_age = match spec.max_age {
+            // A zero max_age is `push`'s to refuse, with its own error.
+            Some(max_age) if !max_age.is_zero() && max_age < schedule.longest_gap() => {
+                return Err(RegistryError::MaxAgeTooShort {
+                    name: spec.name,
+                    max_age,
+                    needed: schedule.longest_gap(),
+                });
+            }
+            Some(max_age) => max_age,
+            None => schedule.default_max_age(),
+        };
         let kind = if spec.kind == crate::CheckKind::Internal {
             C::KIND
         } else {

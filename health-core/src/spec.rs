@@ -3,6 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::clock::format_duration;
 use crate::status::Probe;
 
 pub use health_rules::MAX_NAME_LEN;
@@ -363,6 +364,63 @@ pub enum RegistryError {
         /// The check's name.
         name: String,
     },
+    /// A start-up gate has a `max_age`: a gate never goes stale.
+    MaxAgeOnGate {
+        /// The gate's name.
+        name: String,
+        /// The refused `max_age`.
+        max_age: Duration,
+    },
+    /// A heartbeat reads another [`Clock`](crate::Clock) than its registry, so its
+    /// silence would be measured against the wrong time.
+    ClockMismatch {
+        /// The heartbeat's name.
+        name: String,
+    },
+    /// A schedule setting is zero where a run needs more: `interval`, `timeout` or
+    /// `failing_interval` above zero, `failure_threshold` or `success_threshold` at least 1.
+    ZeroSetting {
+        /// The check's name.
+        name: String,
+        /// The setting, as the `Schedule` method that sets it.
+        setting: &'static str,
+    },
+    /// A duration is longer than the registry's clock can count (2^64 nanoseconds, about
+    /// 584 years): `Duration::MAX`, say.
+    DurationOutOfRange {
+        /// The check's name.
+        name: String,
+        /// The setting: `max_age` or a `Schedule` method.
+        setting: &'static str,
+        /// The refused duration.
+        value: Duration,
+    },
+    /// One schedule duration must stay below another: the timeout below the interval
+    /// and the failing interval (a run may not outlast its period), the jitter and the
+    /// failing interval below the interval.
+    DurationNotBelow {
+        /// The check's name.
+        name: String,
+        /// The setting that is too long.
+        setting: &'static str,
+        /// Its value.
+        value: Duration,
+        /// The setting it must stay below.
+        limit: &'static str,
+        /// That setting's value.
+        limit_value: Duration,
+    },
+    /// A scheduled check's `max_age` is shorter than the longest gap a live runner may
+    /// leave between two results, so the check would read stale while healthy.
+    MaxAgeTooShort {
+        /// The check's name.
+        name: String,
+        /// The refused `max_age`.
+        max_age: Duration,
+        /// The shortest `max_age` the schedule allows: `max(interval, initial_delay) +
+        /// jitter + timeout`.
+        needed: Duration,
+    },
 }
 
 impl fmt::Display for RegistryError {
@@ -384,6 +442,53 @@ impl fmt::Display for RegistryError {
             RegistryError::ZeroMaxAge { name } => {
                 write!(f, "check {name:?} has a zero max_age")
             }
+            RegistryError::MaxAgeOnGate { name, max_age } => write!(
+                f,
+                "startup gate {name:?} never goes stale: remove its max_age ({})",
+                format_duration(*max_age)
+            ),
+            RegistryError::ClockMismatch { name } => write!(
+                f,
+                "heartbeat {name:?} reads another clock than its registry: make it with Heartbeat::with_clock and the registry's clock"
+            ),
+            RegistryError::ZeroSetting { name, setting } => {
+                let rule = if setting.ends_with("threshold") {
+                    "be at least 1"
+                } else {
+                    "be above zero"
+                };
+                write!(f, "check {name:?}: {setting} must {rule}")
+            }
+            RegistryError::DurationOutOfRange {
+                name,
+                setting,
+                value,
+            } => write!(
+                f,
+                "check {name:?}: {setting} {value:?} is longer than the clock can count (584 years)"
+            ),
+            RegistryError::DurationNotBelow {
+                name,
+                setting,
+                value,
+                limit,
+                limit_value,
+            } => write!(
+                f,
+                "check {name:?}: {setting} {} must be below its {limit} {}",
+                format_duration(*value),
+                format_duration(*limit_value)
+            ),
+            RegistryError::MaxAgeTooShort {
+                name,
+                max_age,
+                needed,
+            } => write!(
+                f,
+                "check {name:?}: max_age {} is shorter than the {} a live runner may leave between two results (max(interval, initial_delay) + jitter + timeout): it would read stale while healthy",
+                format_duration(*max_age),
+                format_duration(*needed)
+            ),
         }
     }
 }
@@ -418,4 +523,21 @@ pub fn validate_name(name: &str) -> Result<(), RegistryError> {
             reason,
         }),
     }
+}
+
+/// Refuses a `setting` of check `name` longer than the clock counts, so no sum or
+/// deadline built from it can overflow into a panic or wrap around.
+pub(crate) fn check_range(
+    name: &str,
+    setting: &'static str,
+    value: Duration,
+) -> Result<(), RegistryError> {
+    if value.as_nanos() <= u128::from(u64::MAX) {
+        return Ok(());
+    }
+    Err(RegistryError::DurationOutOfRange {
+        name: name.to_owned(),
+        setting,
+        value,
+    })
 }

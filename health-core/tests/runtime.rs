@@ -257,27 +257,27 @@ async fn one_run_in_flight() {
     let slow = Arc::new(InFlight::default());
     let cut = Arc::new(InFlight::default());
     let mut builder = Registry::builder();
-    // Takes 3× its interval, within its timeout.
+    // Takes most of its interval, within its timeout.
     let in_flight = Arc::clone(&slow);
     builder
         .schedule(
             CheckSpec::new("slow").readiness(),
-            Schedule::every(ms(100)).timeout(secs(1)),
+            Schedule::every(ms(100)).timeout(ms(90)),
             check_fn(move || {
                 let in_flight = Arc::clone(&in_flight);
                 async move {
                     let _leave = in_flight.enter();
-                    sleep(ms(300)).await;
+                    sleep(ms(60)).await;
                 }
             }),
         )
         .unwrap();
-    // Would take 10× its interval, but its timeout cuts it at 2×.
+    // Would take 10× its interval, but its timeout cuts it at half.
     let in_flight = Arc::clone(&cut);
     builder
         .schedule(
             CheckSpec::new("cut").readiness(),
-            Schedule::every(ms(100)).timeout(ms(200)),
+            Schedule::every(ms(100)).timeout(ms(50)),
             check_fn(move || {
                 let in_flight = Arc::clone(&in_flight);
                 async move {
@@ -297,13 +297,13 @@ async fn one_run_in_flight() {
         1,
         "a timed-out run must be gone before the next starts"
     );
-    // Runs that outlast the interval follow each other back to back: 0, 300ms, …, 30s.
-    assert_eq!(slow.runs.get(), 101);
-    assert_eq!(cut.runs.get(), 151);
+    // A run never outlasts its interval (the timeout is below it): 0, 100ms, …, 30.1s.
+    assert_eq!(slow.runs.get(), 302);
+    assert_eq!(cut.runs.get(), 302);
     assert_eq!(status(&registry, "slow"), Status::Healthy);
     assert_eq!(
         reason(&registry, "cut").as_deref(),
-        Some("timed out after 200ms")
+        Some("timed out after 50ms")
     );
 }
 
@@ -382,7 +382,7 @@ async fn held_back_failures_keep_the_check_fresh() {
     let pass = Arc::new(AtomicBool::new(true));
     let mut builder = Registry::builder();
     let schedule = Schedule::every(secs(1)).failure_threshold(10);
-    assert_eq!(schedule.default_max_age(), secs(3));
+    assert_eq!(schedule.default_max_age(), ms(2_500));
     builder
         .schedule(
             CheckSpec::new("patient").readiness(),
@@ -620,7 +620,7 @@ async fn results_go_stale_once_the_runner_stops() {
     let calls = Counter::default();
     let schedule = Schedule::every(secs(1));
     let max_age = schedule.default_max_age();
-    assert_eq!(max_age, secs(3), "interval 1s + timeout 1s + 1s slack");
+    assert_eq!(max_age, ms(2_500), "interval 1s + timeout 500ms + 1s slack");
     let mut builder = Registry::builder();
     builder
         .schedule(CheckSpec::new("db").readiness(), schedule, counting(&calls))
@@ -649,7 +649,7 @@ async fn results_go_stale_once_the_runner_stops() {
     assert_eq!(snapshot.status(), Status::Unhealthy);
     let reason = snapshot.reason().unwrap();
     assert!(
-        reason.starts_with("stale: last result ") && reason.ends_with(" ago (max_age 3s)"),
+        reason.starts_with("stale: last result ") && reason.ends_with(" ago (max_age 2.5s)"),
         "unexpected reason {reason:?}"
     );
     assert_eq!(
@@ -699,7 +699,9 @@ async fn failing_interval_applies_while_failing() {
     builder
         .schedule(
             CheckSpec::new("db").readiness(),
-            Schedule::every(secs(10)).failing_interval(secs(1)),
+            Schedule::every(secs(10))
+                .timeout(ms(500))
+                .failing_interval(secs(1)),
             check_fn(move || {
                 recorded.lock().unwrap().push(start.elapsed().as_secs());
                 let passes = passing.load(Ordering::SeqCst);
@@ -842,7 +844,7 @@ async fn wait_for(limit: Duration, what: &str, mut condition: impl FnMut() -> bo
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tcp_check_follows_a_real_listener() {
-    const INTERVAL: Duration = ms(50);
+    const INTERVAL: Duration = ms(300);
     const TIMEOUT: Duration = ms(250);
     // Generous: two shared cores may be busy compiling.
     const SLACK: Duration = secs(3);

@@ -8,7 +8,7 @@ use crossbeam_utils::CachePadded;
 use crate::clock::{Clock, duration_nanos};
 use crate::heartbeat::{Heartbeat, StartupGate};
 use crate::report::Report;
-use crate::spec::{CheckSpec, RegistryError, validate_name};
+use crate::spec::{CheckSpec, RegistryError, check_range, validate_name};
 use crate::status::{Outcome, Probe, Status, counters};
 use crate::sync::{Arc, ArcSwap, AtomicU8, AtomicU64, Ordering};
 
@@ -93,7 +93,7 @@ impl RegistryBuilder {
     /// # Errors
     ///
     /// A [`RegistryError`] naming the check if its name is invalid or taken, it belongs to
-    /// no probe, or its `max_age` is zero.
+    /// no probe, or its `max_age` is zero or longer than the clock can count.
     ///
     /// # Examples
     ///
@@ -122,8 +122,9 @@ impl RegistryBuilder {
     ///
     /// # Errors
     ///
-    /// As [`push`](Self::push), and [`RegistryError::MissingMaxSilence`] if the spec has
-    /// no `max_age`.
+    /// As [`push`](Self::push); [`RegistryError::MissingMaxSilence`] if the spec has no
+    /// `max_age`, and [`RegistryError::ClockMismatch`] if the heartbeat reads another clock
+    /// than the registry (make it with [`Heartbeat::with_clock`] and the registry's clock).
     ///
     /// # Examples
     ///
@@ -146,6 +147,11 @@ impl RegistryBuilder {
                 name: spec.name().to_owned(),
             });
         }
+        if !heartbeat.clock.same_as(&self.shared.clock) {
+            return Err(RegistryError::ClockMismatch {
+                name: spec.name().to_owned(),
+            });
+        }
         self.add(spec, Source::Heartbeat, Arc::clone(&heartbeat.stamp))
             .map(drop)
     }
@@ -154,7 +160,8 @@ impl RegistryBuilder {
     ///
     /// # Errors
     ///
-    /// As [`push`](Self::push).
+    /// As [`push`](Self::push), and [`RegistryError::MaxAgeOnGate`] if the spec has a
+    /// `max_age`: a gate never goes stale.
     ///
     /// # Examples
     ///
@@ -166,6 +173,12 @@ impl RegistryBuilder {
     /// # Ok::<(), health_core::RegistryError>(())
     /// ```
     pub fn gate(&mut self, spec: CheckSpec, gate: &StartupGate) -> Result<(), RegistryError> {
+        if let Some(max_age) = spec.max_age_limit() {
+            return Err(RegistryError::MaxAgeOnGate {
+                name: spec.name().to_owned(),
+                max_age,
+            });
+        }
         let now = self.shared.clock.now();
         self.add(
             spec,
@@ -197,6 +210,9 @@ impl RegistryBuilder {
         }
         if max_age == Some(Duration::ZERO) {
             return Err(RegistryError::ZeroMaxAge { name });
+        }
+        if let Some(max_age) = max_age {
+            check_range(&name, "max_age", max_age)?;
         }
         // Heartbeats and gates never publish: their counted status is Healthy and the
         // timed scan judges them at read time.

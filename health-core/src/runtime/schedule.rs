@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::spec::{RegistryError, check_range};
+
 /// What a scheduled check's default `max_age` allows beyond interval and timeout, for
 /// scheduling noise; a dead runner is then noticed within one interval plus this.
 pub const MAX_AGE_SLACK: Duration = Duration::from_secs(1);
@@ -39,20 +41,23 @@ impl Default for Schedule {
 }
 
 impl Schedule {
-    /// Runs every `interval`, with a 1 s timeout (at most the interval), no delay, no
-    /// jitter, thresholds 1.
+    /// Runs every `interval`, with a 1 s timeout (half the interval if that is shorter,
+    /// so a run never outlasts its period), no delay, no jitter, thresholds 1.
+    ///
+    /// Nothing is checked here: [`RegistryBuilder::schedule`](crate::RegistryBuilder::schedule)
+    /// refuses a schedule that cannot work, naming the check and the values.
     ///
     /// # Examples
     ///
     /// ```
     /// let schedule = health_core::Schedule::every(std::time::Duration::from_millis(200));
-    /// assert_eq!(schedule.timeout_limit(), std::time::Duration::from_millis(200));
+    /// assert_eq!(schedule.timeout_limit(), std::time::Duration::from_millis(100));
     /// ```
     #[must_use]
     pub fn every(interval: Duration) -> Schedule {
         Schedule {
             interval,
-            timeout: interval.min(Duration::from_secs(1)),
+            timeout: (interval / 2).min(Duration::from_secs(1)),
             initial_delay: Duration::ZERO,
             jitter: Duration::ZERO,
             failure_threshold: 1,
@@ -61,7 +66,8 @@ impl Schedule {
         }
     }
 
-    /// Sets the deadline of one run; the run's future is dropped when it passes.
+    /// Sets the deadline of one run; the run's future is dropped when it passes. It must
+    /// be below the interval (and the failing interval).
     ///
     /// # Examples
     ///
@@ -110,8 +116,8 @@ impl Schedule {
         self
     }
 
-    /// Sets how many consecutive failures turn a passing check Unhealthy (default 1).
-    /// Zero is treated as 1.
+    /// Sets how many consecutive failures turn a passing check Unhealthy (default 1, the
+    /// least; zero is refused when the check is scheduled).
     ///
     /// # Examples
     ///
@@ -121,12 +127,12 @@ impl Schedule {
     /// ```
     #[must_use]
     pub fn failure_threshold(mut self, threshold: u32) -> Schedule {
-        self.failure_threshold = threshold.max(1);
+        self.failure_threshold = threshold;
         self
     }
 
-    /// Sets how many consecutive passes bring an Unhealthy check back (default 1). Zero
-    /// is treated as 1.
+    /// Sets how many consecutive passes bring an Unhealthy check back (default 1, the
+    /// least; zero is refused when the check is scheduled).
     ///
     /// # Examples
     ///
@@ -136,11 +142,12 @@ impl Schedule {
     /// ```
     #[must_use]
     pub fn success_threshold(mut self, threshold: u32) -> Schedule {
-        self.success_threshold = threshold.max(1);
+        self.success_threshold = threshold;
         self
     }
 
     /// Sets a shorter interval used while the last run failed, to notice recovery sooner.
+    /// It must be below the interval and above the timeout.
     ///
     /// # Examples
     ///
@@ -182,9 +189,10 @@ impl Schedule {
     }
 
     /// Returns the `max_age` used when the spec sets none: the longest gap between two
-    /// results a live runner can produce, `max(interval, initial_delay + jitter) +
-    /// timeout +` [`MAX_AGE_SLACK`]. Past it, the runner is dead or wedged and readiness
-    /// fails with a stale reason.
+    /// results a live runner can leave, `max(interval, initial_delay) + jitter + timeout`,
+    /// plus [`MAX_AGE_SLACK`]. Past it, the runner is dead or wedged and readiness fails
+    /// with a stale reason. The sum stops at the longest the clock counts (about 584
+    /// years), so no schedule makes it overflow.
     ///
     /// # Examples
     ///
@@ -194,7 +202,74 @@ impl Schedule {
     /// ```
     #[must_use]
     pub fn default_max_age(&self) -> Duration {
-        self.interval.max(self.initial_delay + self.jitter) + self.timeout + MAX_AGE_SLACK
+        clock_sum(&[self.longest_gap(), MAX_AGE_SLACK])
+    }
+
+    /// The longest a live runner may go between two results: the first result comes
+    /// `initial_delay` + at most `jitter` + at most `timeout` after registration, each
+    /// next one at most `interval` + `jitter` (the failing interval is shorter) after the
+    /// previous run's start, plus at most `timeout`.
+    pub(crate) fn longest_gap(&self) -> Duration {
+        clock_sum(&[
+            self.interval.max(self.initial_delay),
+            self.jitter,
+            self.timeout,
+        ])
+    }
+
+    /// Refuses a schedule that cannot work: zero where a run needs time or a count,
+    /// durations the clock cannot count, a run that may outlast its period, a jitter or
+    /// failing interval not below the interval.
+    pub(crate) fn validate(&self, name: &str) -> Result<(), RegistryError> {
+        let zero = [
+            ("interval", self.interval.is_zero()),
+            ("timeout", self.timeout.is_zero()),
+            (
+                "failing_interval",
+                self.failing_interval
+                    .is_some_and(|failing| failing.is_zero()),
+            ),
+            ("failure_threshold", self.failure_threshold == 0),
+            ("success_threshold", self.success_threshold == 0),
+        ];
+        if let Some(&(setting, _)) = zero.iter().find(|(_, zero)| *zero) {
+            return Err(RegistryError::ZeroSetting {
+                name: name.to_owned(),
+                setting,
+            });
+        }
+        let durations = [
+            ("interval", self.interval),
+            ("timeout", self.timeout),
+            ("initial_delay", self.initial_delay),
+            ("jitter", self.jitter),
+        ];
+        let failing = self
+            .failing_interval
+            .map(|failing| ("failing_interval", failing));
+        for (setting, value) in durations.into_iter().chain(failing) {
+            check_range(name, setting, value)?;
+        }
+        let below = |(setting, value): (&'static str, Duration),
+                     (limit, limit_value): (&'static str, Duration)| {
+            if value < limit_value {
+                return Ok(());
+            }
+            Err(RegistryError::DurationNotBelow {
+                name: name.to_owned(),
+                setting,
+                value,
+                limit,
+                limit_value,
+            })
+        };
+        let interval = ("interval", self.interval);
+        below(("timeout", self.timeout), interval)?;
+        if let Some(failing) = failing {
+            below(failing, interval)?;
+            below(("timeout", self.timeout), failing)?;
+        }
+        below(("jitter", self.jitter), interval)
     }
 
     /// The offset of the first run for a check named `name` under `seed`.
@@ -232,6 +307,16 @@ fn fmix64(mut hash: u64) -> u64 {
     hash ^= hash >> 33;
     hash = hash.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
     hash ^ (hash >> 33)
+}
+
+/// Adds durations, stopping at the longest the registry's clock counts (2^64 − 1 ns):
+/// no sum of valid settings overflows, and none exceeds what a `max_age` may be.
+fn clock_sum(parts: &[Duration]) -> Duration {
+    let limit = Duration::from_nanos(u64::MAX);
+    parts
+        .iter()
+        .fold(Duration::ZERO, |sum, &part| sum.saturating_add(part))
+        .min(limit)
 }
 
 #[cfg(test)]
