@@ -4,7 +4,9 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
+use std::time::Duration;
 
+use crate::clock::format_duration;
 use crate::report::Report;
 use crate::spec::{CheckKind, RegistryError};
 use crate::status::Status;
@@ -243,6 +245,26 @@ impl Report {
     #[must_use]
     pub fn unhealthy(reason: impl Into<Cow<'static, str>>) -> Report {
         Report::new(Status::Unhealthy).with_reason(reason)
+    }
+
+    /// Creates the `Unhealthy` report of a run cut at its deadline, `timed out after
+    /// 500ms`, with `timeout` as its duration: what the runner publishes, for a check that
+    /// enforces a deadline of its own to say it the same way.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use health_core::Report;
+    ///
+    /// let report = Report::timed_out(Duration::from_millis(1500));
+    /// assert_eq!(report.reason(), Some("timed out after 1.5s"));
+    /// assert_eq!(report.duration(), Some(Duration::from_millis(1500)));
+    /// ```
+    #[must_use]
+    pub fn timed_out(timeout: Duration) -> Report {
+        Report::unhealthy(format!("timed out after {}", format_duration(timeout)))
+            .with_duration(timeout)
     }
 }
 

@@ -315,10 +315,3 @@ pub const fn assert_scheduled(judged: Judged) {
         "timing keys apply to checks the runner runs; a `Heartbeat` or `StartupGate` is judged when a probe reads it"
     );
 }
-
-/// Formats a duration as the runner writes it in reasons (`1s`, `1.5s`, `500ms`); shared
-/// with health-http so every "timed out after …" reads the same.
-#[must_use]
-pub fn format_duration(duration: Duration) -> String {
-    crate::clock::format_duration(duration)
-}

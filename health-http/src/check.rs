@@ -145,10 +145,7 @@ impl Check for HttpCheck {
             }
             Ok(Ok(status)) => Report::unhealthy(format!("GET {}: {status}", self.uri)),
             Ok(Err(reason)) => Report::unhealthy(reason),
-            Err(_) => Report::unhealthy(format!(
-                "timed out after {}",
-                health_core::__private::format_duration(self.timeout)
-            )),
+            Err(_) => Report::timed_out(self.timeout),
         };
         report.with_duration(elapsed)
     }

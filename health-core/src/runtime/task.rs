@@ -10,7 +10,6 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::check::Check;
-use crate::clock::format_duration;
 use crate::registry::CheckHandle;
 use crate::report::Report;
 use crate::status::Status;
@@ -68,7 +67,7 @@ async fn run_once<C: Check>(check: &C, timeout: Duration) -> Report {
     match tokio::time::timeout(timeout, CatchUnwind(Some(Box::pin(future)))).await {
         Ok(Ok(report)) => report,
         Ok(Err(panic)) => panicked(&*panic),
-        Err(_) => Report::unhealthy(format!("timed out after {}", format_duration(timeout))),
+        Err(_) => Report::timed_out(timeout),
     }
 }
 
