@@ -7,7 +7,6 @@ mod task;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::time::Duration;
 
 use tokio::task::AbortHandle;
 
@@ -15,12 +14,12 @@ use crate::check::Check;
 use crate::registry::{Registry, RegistryBuilder};
 use crate::spec::{CheckSpec, RegistryError};
 
-use self::schedule::fnv1a;
+use self::schedule::{Jitter, fnv1a};
 pub use self::schedule::{MAX_AGE_SLACK, Schedule};
 use self::task::run;
 
-/// Starts a scheduled check's task, given its jitter offset.
-type StartTask = Box<dyn FnOnce(Duration) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send>;
+/// Starts a scheduled check's task, given its jitter.
+type StartTask = Box<dyn FnOnce(Jitter) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send>;
 
 /// A check waiting for [`RegistryBuilder::spawn`]: its task, not yet started.
 pub(crate) struct Scheduled {
@@ -48,7 +47,7 @@ impl RegistryBuilder {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use health_core::{check_fn, CheckSpec, Registry, RegistryError, Schedule};
+    /// use health_core::{check_fn, CheckSpec, Registry, Schedule};
     ///
     /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), health_core::RegistryError> {
     /// let mut builder = Registry::builder();
@@ -98,7 +97,7 @@ impl RegistryBuilder {
         let handle = self.push(spec.max_age(max_age).kind(kind))?;
         self.scheduled.push(Scheduled {
             name,
-            start: Box::new(move |offset| Box::pin(run(check, handle, schedule, offset))),
+            start: Box::new(move |jitter| Box::pin(run(check, handle, schedule, jitter))),
             schedule,
         });
         Ok(())
@@ -143,8 +142,8 @@ impl RegistryBuilder {
         let tasks = scheduled
             .into_iter()
             .map(|scheduled| {
-                let offset = scheduled.schedule.jitter_offset(seed, &scheduled.name);
-                tokio::spawn((scheduled.start)(offset)).abort_handle()
+                let jitter = Jitter::new(&scheduled.schedule, seed, &scheduled.name);
+                tokio::spawn((scheduled.start)(jitter)).abort_handle()
             })
             .collect();
         (registry, Runner { tasks })

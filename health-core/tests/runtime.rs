@@ -30,6 +30,12 @@ const fn secs(secs: u64) -> Duration {
     Duration::from_secs(secs)
 }
 
+/// A schedule without jitter: runs fall on exact multiples of the interval, which most
+/// tests here count. Jitter has tests of its own.
+fn unjittered(interval: Duration) -> Schedule {
+    Schedule::every(interval).jitter(Duration::ZERO)
+}
+
 /// Sleeps (in virtual time, in the paused tests) until `offset` after `start`.
 async fn until(start: Instant, offset: Duration) {
     sleep_until(start + offset).await;
@@ -151,7 +157,7 @@ async fn timeout_drops_the_future() {
     builder
         .schedule(
             CheckSpec::new("hang").readiness(),
-            Schedule::every(secs(10)).timeout(ms(500)),
+            unjittered(secs(10)).timeout(ms(500)),
             hanging(&hang),
         )
         .unwrap();
@@ -200,7 +206,7 @@ async fn stopping_the_runner_drops_the_run_in_flight() {
     builder
         .schedule(
             CheckSpec::new("hang").readiness(),
-            Schedule::every(secs(10)).timeout(secs(5)),
+            unjittered(secs(10)).timeout(secs(5)),
             hanging(&hang),
         )
         .unwrap();
@@ -262,7 +268,7 @@ async fn one_run_in_flight() {
     builder
         .schedule(
             CheckSpec::new("slow").readiness(),
-            Schedule::every(ms(100)).timeout(ms(90)),
+            unjittered(ms(100)).timeout(ms(90)),
             check_fn(move || {
                 let in_flight = Arc::clone(&in_flight);
                 async move {
@@ -277,7 +283,7 @@ async fn one_run_in_flight() {
     builder
         .schedule(
             CheckSpec::new("cut").readiness(),
-            Schedule::every(ms(100)).timeout(ms(50)),
+            unjittered(ms(100)).timeout(ms(50)),
             check_fn(move || {
                 let in_flight = Arc::clone(&in_flight);
                 async move {
@@ -333,7 +339,7 @@ async fn thresholds_hold_back_flaps_both_ways() {
     builder
         .schedule(
             CheckSpec::new("flappy").readiness(),
-            Schedule::every(secs(1))
+            unjittered(secs(1))
                 .failure_threshold(3)
                 .success_threshold(2),
             following(&pass),
@@ -381,7 +387,7 @@ async fn thresholds_hold_back_flaps_both_ways() {
 async fn held_back_failures_keep_the_check_fresh() {
     let pass = Arc::new(AtomicBool::new(true));
     let mut builder = Registry::builder();
-    let schedule = Schedule::every(secs(1)).failure_threshold(10);
+    let schedule = unjittered(secs(1)).failure_threshold(10);
     assert_eq!(schedule.default_max_age(), ms(2_500));
     builder
         .schedule(
@@ -444,9 +450,7 @@ const CHECKS: usize = 64;
 async fn jitter_is_bounded_and_deterministic_for_a_seed() {
     const DELAY: Duration = secs(2);
     const JITTER: Duration = secs(3);
-    let schedule = Schedule::every(secs(60))
-        .initial_delay(DELAY)
-        .jitter(JITTER);
+    let schedule = unjittered(secs(60)).initial_delay(DELAY).jitter(JITTER);
     let runs: [_; 3] = std::array::from_fn(|_| Arc::new(Mutex::new(BTreeMap::new())));
     let start = Instant::now();
     let mut spawned: Vec<(Registry, Runner)> = Vec::new();
@@ -525,7 +529,7 @@ impl Check for PanicsBeforeItsFuture {
 async fn a_panicking_check_is_unhealthy_and_the_runner_goes_on() {
     let [boom, flaky, eager, steady] = <[Counter; 4]>::default();
     let mut builder = Registry::builder();
-    let every_second = Schedule::every(secs(1));
+    let every_second = unjittered(secs(1));
     let calls = boom.clone();
     builder
         .schedule(
@@ -618,7 +622,7 @@ async fn a_panicking_check_is_unhealthy_and_the_runner_goes_on() {
 #[tokio::test(start_paused = true)]
 async fn results_go_stale_once_the_runner_stops() {
     let calls = Counter::default();
-    let schedule = Schedule::every(secs(1));
+    let schedule = unjittered(secs(1));
     let max_age = schedule.default_max_age();
     assert_eq!(max_age, ms(2_500), "interval 1s + timeout 500ms + 1s slack");
     let mut builder = Registry::builder();
@@ -666,7 +670,7 @@ async fn initial_delay_defers_the_first_run() {
     builder
         .schedule(
             CheckSpec::new("warm").readiness(),
-            Schedule::every(secs(1)).initial_delay(secs(5)),
+            unjittered(secs(1)).initial_delay(secs(5)),
             counting(&calls),
         )
         .unwrap();
@@ -699,7 +703,7 @@ async fn failing_interval_applies_while_failing() {
     builder
         .schedule(
             CheckSpec::new("db").readiness(),
-            Schedule::every(secs(10))
+            unjittered(secs(10))
                 .timeout(ms(500))
                 .failing_interval(secs(1)),
             check_fn(move || {
@@ -733,7 +737,7 @@ async fn probes_never_run_checks() {
     builder
         .schedule(
             CheckSpec::new("db").readiness().liveness(),
-            Schedule::every(secs(1)),
+            unjittered(secs(1)),
             counting(&calls),
         )
         .unwrap();
@@ -765,7 +769,7 @@ async fn lag_check_on_the_runner() {
     builder
         .schedule(
             CheckSpec::new("lag").readiness(),
-            Schedule::every(secs(1)),
+            unjittered(secs(1)),
             LagCheck::new(processed.clone(), secs(5), secs(30)),
         )
         .unwrap();
@@ -855,7 +859,7 @@ async fn tcp_check_follows_a_real_listener() {
         builder
             .schedule(
                 CheckSpec::new("tcp").readiness(),
-                Schedule::every(INTERVAL).timeout(TIMEOUT),
+                unjittered(INTERVAL).timeout(TIMEOUT),
                 TcpCheck::new(address.clone()),
             )
             .unwrap();
@@ -896,9 +900,9 @@ async fn tcp_check_follows_a_real_listener() {
 
 #[test]
 fn scheduled_closures_keep_their_kind() {
-    use health_core::{CheckKind, CheckSpec, Registry, Schedule, check_fn, dependency_fn};
+    use health_core::{CheckKind, CheckSpec, Registry, check_fn, dependency_fn};
     let mut builder = Registry::builder();
-    let every = Schedule::every(Duration::from_secs(1));
+    let every = unjittered(Duration::from_secs(1));
     builder
         .schedule(
             CheckSpec::new("db").readiness(),
@@ -935,7 +939,7 @@ async fn a_check_that_panics_when_dropped_keeps_its_schedule() {
     builder
         .schedule(
             CheckSpec::new("messy").readiness(),
-            Schedule::every(secs(1)).timeout(ms(100)),
+            unjittered(secs(1)).timeout(ms(100)),
             check_fn(move || {
                 counted.bump();
                 let guard = PanicsOnDrop;
@@ -957,5 +961,141 @@ async fn a_check_that_panics_when_dropped_keeps_its_schedule() {
     assert_eq!(
         reason(&registry, "messy").as_deref(),
         Some("timed out after 100ms")
+    );
+}
+
+/// Records the instant (offset from `start`) of every run of a check.
+fn recording(start: Instant, runs: &Arc<Mutex<Vec<Duration>>>) -> impl Check + use<> {
+    let runs = Arc::clone(runs);
+    check_fn(move || {
+        runs.lock().unwrap().push(start.elapsed());
+        async { true }
+    })
+}
+
+#[tokio::test(start_paused = true)]
+async fn jitter_spreads_every_run_not_only_the_first() {
+    const INTERVAL: Duration = secs(1);
+    const JITTER: Duration = ms(400);
+    let runs = Arc::new(Mutex::new(Vec::new()));
+    let start = Instant::now();
+    let mut builder = Registry::builder();
+    builder.jitter_seed(7);
+    builder
+        .schedule(
+            CheckSpec::new("db").readiness(),
+            unjittered(INTERVAL).jitter(JITTER),
+            recording(start, &runs),
+        )
+        .unwrap();
+    let (_registry, _runner) = builder.spawn();
+    until(start, secs(120)).await;
+
+    let runs = runs.lock().unwrap().clone();
+    let gaps: Vec<Duration> = runs
+        .windows(2)
+        .map(|pair| pair[1].saturating_sub(pair[0]))
+        .collect();
+    assert!(gaps.len() > 80, "only {} runs in 120 s", runs.len());
+    for gap in &gaps {
+        // The timer wheel fires at whole milliseconds: a run lands up to 1 ms late.
+        assert!(
+            (INTERVAL..=INTERVAL + JITTER + ms(1)).contains(gap),
+            "a gap of {gap:?} is outside interval + [0, jitter)"
+        );
+    }
+    let distinct: HashSet<_> = gaps.iter().map(Duration::as_millis).collect();
+    assert!(
+        distinct.len() > gaps.len() / 2,
+        "every run must be jittered, not only the first: {} distinct gaps of {}",
+        distinct.len(),
+        gaps.len()
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn replicas_started_together_spread_by_default() {
+    const REPLICAS: u64 = 8;
+    let start = Instant::now();
+    let mut runs = Vec::new();
+    let mut spawned = Vec::new();
+    for seed in 0..REPLICAS {
+        let recorded = Arc::new(Mutex::new(Vec::new()));
+        let mut builder = Registry::builder();
+        builder.jitter_seed(seed);
+        builder
+            .schedule(
+                CheckSpec::new("db").readiness(),
+                Schedule::every(secs(10)),
+                recording(start, &recorded),
+            )
+            .unwrap();
+        spawned.push(builder.spawn());
+        runs.push(recorded);
+    }
+    until(start, secs(60)).await;
+    let runs: Vec<Vec<Duration>> = runs.iter().map(|r| r.lock().unwrap().clone()).collect();
+    for run in 0..5 {
+        let instants: HashSet<_> = runs.iter().map(|replica| replica[run]).collect();
+        assert_eq!(
+            instants.len(),
+            runs.len(),
+            "run {run}: {REPLICAS} replicas must not probe in lock-step by default, got {instants:?}"
+        );
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_live_jittered_runner_never_looks_stale() {
+    // The widest a schedule may spread: jitter and timeout just below the interval, a
+    // failing interval, runs that take anything up to their timeout, and checks that
+    // flip between passing and failing.
+    let schedule = unjittered(secs(2))
+        .jitter(ms(1_999))
+        .timeout(ms(900))
+        .failing_interval(ms(1_000))
+        .initial_delay(secs(3));
+    let longest_gap = schedule
+        .default_max_age()
+        .saturating_sub(health_core::MAX_AGE_SLACK);
+    let mut builder = Registry::builder();
+    builder.jitter_seed(3);
+    for index in 0..8_u64 {
+        let calls = Counter::default();
+        builder
+            .schedule(
+                CheckSpec::new(format!("check-{index}")).liveness(),
+                schedule,
+                check_fn(move || {
+                    let call = calls.bump() as u64;
+                    async move {
+                        sleep(ms((call * 37 + index * 101) % 900)).await;
+                        !(call + index).is_multiple_of(3)
+                    }
+                }),
+            )
+            .unwrap();
+    }
+    let start = Instant::now();
+    let (registry, _runner) = builder.spawn();
+    let mut oldest = Duration::ZERO;
+    for step in 1..=12_000 {
+        until(start, ms(step * 10 + 5)).await;
+        for index in 0..8 {
+            let snapshot = snapshot(&registry, &format!("check-{index}"));
+            assert!(
+                snapshot
+                    .reason()
+                    .is_none_or(|reason| !reason.starts_with("stale")),
+                "a live runner looked stale at {:?}: {:?}",
+                start.elapsed(),
+                snapshot.reason()
+            );
+            oldest = oldest.max(snapshot.age().unwrap_or_default());
+        }
+    }
+    assert!(
+        oldest <= longest_gap,
+        "a result got {oldest:?} old, beyond the longest gap {longest_gap:?} that default_max_age allows for"
     );
 }

@@ -339,6 +339,7 @@ fn critical_false_only_warns() {
 #[tokio::test(start_paused = true)]
 async fn a_failing_non_critical_check_warns() {
     #[derive(HealthCheck)]
+    #[health(jitter = "0s")] // runs on exact multiples of the interval
     struct State {
         #[health(readiness, critical = false)]
         cache: Scripted,
@@ -356,7 +357,7 @@ async fn a_failing_non_critical_check_warns() {
 #[tokio::test(start_paused = true)]
 async fn interval_spaces_the_runs_and_struct_defaults_apply() {
     #[derive(HealthCheck)]
-    #[health(interval = "5s")]
+    #[health(interval = "5s", jitter = "0s")]
     struct State {
         #[health(readiness)]
         default: Scripted,
@@ -380,6 +381,7 @@ async fn interval_spaces_the_runs_and_struct_defaults_apply() {
 #[tokio::test(start_paused = true)]
 async fn the_runner_default_interval_is_ten_seconds() {
     #[derive(HealthCheck)]
+    #[health(jitter = "0s")] // runs on exact multiples of the interval
     struct State {
         #[health(readiness)]
         db: Scripted,
@@ -395,7 +397,7 @@ async fn the_runner_default_interval_is_ten_seconds() {
 #[tokio::test(start_paused = true)]
 async fn timeout_bounds_a_run_and_the_field_overrides_the_struct() {
     #[derive(HealthCheck)]
-    #[health(timeout = "2s")]
+    #[health(timeout = "2s", jitter = "0s")]
     struct State {
         #[health(readiness, timeout = "500ms")]
         fast: Hangs,
@@ -423,7 +425,7 @@ async fn timeout_bounds_a_run_and_the_field_overrides_the_struct() {
 #[tokio::test(start_paused = true)]
 async fn initial_delay_postpones_the_first_run() {
     #[derive(HealthCheck)]
-    #[health(initial_delay = "30s")]
+    #[health(initial_delay = "30s", jitter = "0s")]
     struct State {
         #[health(readiness, initial_delay = "5s")]
         db: Scripted,
@@ -540,6 +542,7 @@ async fn success_threshold_holds_back_the_first_passes() {
 #[tokio::test(start_paused = true)]
 async fn max_age_makes_an_old_result_stale() {
     #[derive(HealthCheck)]
+    #[health(jitter = "0s")] // runs on exact multiples of the interval
     struct State {
         #[health(readiness, interval = "1m", max_age = "2m")]
         db: Scripted,
@@ -614,6 +617,7 @@ async fn with_runs_the_function_on_the_field_as_a_dependency() {
 #[tokio::test(start_paused = true)]
 async fn field_types_give_the_kind() {
     #[derive(HealthCheck)]
+    #[health(jitter = "0s")] // runs on exact multiples of the interval
     struct State {
         #[health(readiness)]
         internal: Scripted,
@@ -644,6 +648,7 @@ async fn field_types_give_the_kind() {
 #[tokio::test(start_paused = true)]
 async fn allow_dependency_lets_a_dependency_on_liveness() {
     #[derive(HealthCheck)]
+    #[health(jitter = "0s")] // runs on exact multiples of the interval
     struct State {
         #[health(liveness, allow_dependency)]
         remote: Remote,
@@ -669,6 +674,7 @@ async fn allow_dependency_lets_a_dependency_on_liveness() {
 #[tokio::test(start_paused = true)]
 async fn runner_spawn_wires_a_state_in_one_call() {
     #[derive(HealthCheck)]
+    #[health(jitter = "0s")] // runs on exact multiples of the interval
     struct State {
         #[health(readiness)]
         db: Scripted,

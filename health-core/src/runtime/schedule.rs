@@ -20,7 +20,8 @@ pub const MAX_AGE_SLACK: Duration = Duration::from_secs(1);
 ///     .timeout(Duration::from_millis(500))
 ///     .failing_interval(Duration::from_secs(2))
 ///     .failure_threshold(3);
-/// assert_eq!(schedule.default_max_age(), Duration::from_millis(11_500));
+/// // interval 10s + jitter 1s (a tenth, by default) + timeout 500ms + 1s of slack
+/// assert_eq!(schedule.default_max_age(), Duration::from_millis(12_500));
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Schedule {
@@ -41,8 +42,9 @@ impl Default for Schedule {
 }
 
 impl Schedule {
-    /// Runs every `interval`, with a 1 s timeout (half the interval if that is shorter,
-    /// so a run never outlasts its period), no delay, no jitter, thresholds 1.
+    /// Runs every `interval` plus a jitter of up to a tenth of it, with a 1 s timeout
+    /// (half the interval if that is shorter, so a run never outlasts its period), no
+    /// initial delay, thresholds 1.
     ///
     /// Nothing is checked here: [`RegistryBuilder::schedule`](crate::RegistryBuilder::schedule)
     /// refuses a schedule that cannot work, naming the check and the values.
@@ -50,8 +52,11 @@ impl Schedule {
     /// # Examples
     ///
     /// ```
-    /// let schedule = health_core::Schedule::every(std::time::Duration::from_millis(200));
-    /// assert_eq!(schedule.timeout_limit(), std::time::Duration::from_millis(100));
+    /// use std::time::Duration;
+    ///
+    /// let schedule = health_core::Schedule::every(Duration::from_millis(200));
+    /// assert_eq!(schedule.timeout_limit(), Duration::from_millis(100));
+    /// assert_eq!(schedule.jitter_limit(), Duration::from_millis(20));
     /// ```
     #[must_use]
     pub fn every(interval: Duration) -> Schedule {
@@ -59,7 +64,7 @@ impl Schedule {
             interval,
             timeout: (interval / 2).min(Duration::from_secs(1)),
             initial_delay: Duration::ZERO,
-            jitter: Duration::ZERO,
+            jitter: interval / 10,
             failure_threshold: 1,
             success_threshold: 1,
             failing_interval: None,
@@ -89,7 +94,7 @@ impl Schedule {
     /// ```
     /// # use std::time::Duration;
     /// let s = health_core::Schedule::default().initial_delay(Duration::from_secs(5));
-    /// assert_eq!(s.default_max_age(), Duration::from_secs(12));
+    /// assert_eq!(s.default_max_age(), Duration::from_secs(13)); // max(10, 5) + 1 + 1 + 1
     /// ```
     #[must_use]
     pub fn initial_delay(mut self, initial_delay: Duration) -> Schedule {
@@ -97,9 +102,15 @@ impl Schedule {
         self
     }
 
-    /// Spreads the first run over `[0, jitter)` after the initial delay, by a hash of the
-    /// runner's seed and the check's name: deterministic per replica, different across
-    /// replicas with different seeds.
+    /// Spreads the runs: each one waits a different offset in `[0, jitter)` more, the
+    /// first after the initial delay, each next one after the interval (while failing,
+    /// after the failing interval, with the jitter shrunk in the same proportion). The
+    /// offsets come from a hash of the runner's seed, the check's name and the run's
+    /// number: deterministic per replica, different across replicas with different
+    /// seeds, so replicas started together do not probe a dependency in lock-step.
+    ///
+    /// Defaults to a tenth of the interval; `Duration::ZERO` runs on exact multiples of
+    /// the interval. It must be below the interval.
     ///
     /// # Examples
     ///
@@ -108,7 +119,7 @@ impl Schedule {
     /// let s = health_core::Schedule::default()
     ///     .initial_delay(Duration::from_secs(9))
     ///     .jitter(Duration::from_secs(2));
-    /// assert_eq!(s.default_max_age(), Duration::from_secs(13)); // 9 + 2 + 1 + 1
+    /// assert_eq!(s.default_max_age(), Duration::from_secs(14)); // max(10, 9) + 2 + 1 + 1
     /// ```
     #[must_use]
     pub fn jitter(mut self, jitter: Duration) -> Schedule {
@@ -175,6 +186,19 @@ impl Schedule {
         self.interval
     }
 
+    /// Returns the jitter.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// assert_eq!(health_core::Schedule::default().jitter_limit(), Duration::from_secs(1));
+    /// ```
+    #[must_use]
+    pub fn jitter_limit(&self) -> Duration {
+        self.jitter
+    }
+
     /// Returns the timeout.
     ///
     /// # Examples
@@ -198,7 +222,7 @@ impl Schedule {
     ///
     /// ```
     /// # use std::time::Duration;
-    /// assert_eq!(health_core::Schedule::default().default_max_age(), Duration::from_secs(12));
+    /// assert_eq!(health_core::Schedule::default().default_max_age(), Duration::from_secs(13));
     /// ```
     #[must_use]
     pub fn default_max_age(&self) -> Duration {
@@ -271,14 +295,50 @@ impl Schedule {
         }
         below(("jitter", self.jitter), interval)
     }
+}
 
-    /// The offset of the first run for a check named `name` under `seed`.
-    pub(super) fn jitter_offset(&self, seed: u64, name: &str) -> Duration {
-        let jitter = crate::clock::duration_nanos(self.jitter);
-        if jitter == 0 {
+/// One check's jitter: the offset each of its runs waits, beyond the initial delay or the
+/// interval.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Jitter {
+    /// The hash of the runner's seed and the check's name.
+    base: u64,
+    spread: Duration,
+    interval: Duration,
+}
+
+impl Jitter {
+    pub(super) fn new(schedule: &Schedule, seed: u64, name: &str) -> Jitter {
+        Jitter {
+            base: fnv1a(seed, name.as_bytes()),
+            spread: schedule.jitter,
+            interval: schedule.interval,
+        }
+    }
+
+    /// The offset in `[0, jitter × period / interval)` of run `run` (0 is the first),
+    /// which follows a wait of `period` (the initial delay counts as the interval).
+    ///
+    /// Scaling keeps the spread in proportion to the wait it stretches: a tenth of a 10 s
+    /// interval is 1 s, and of the 1 s failing interval, 100 ms, not a doubling.
+    pub(super) fn offset(&self, run: u64, period: Duration) -> Duration {
+        let span = if period == self.interval {
+            self.spread.as_nanos()
+        } else {
+            self.spread.as_nanos() * period.as_nanos() / self.interval.as_nanos().max(1)
+        };
+        // A validated jitter is below the interval, which the clock counts in a u64.
+        let span = u64::try_from(span).unwrap_or(u64::MAX);
+        if span == 0 {
             return Duration::ZERO;
         }
-        Duration::from_nanos(fmix64(fnv1a(seed, name.as_bytes())) % jitter)
+        // The golden-ratio step sends consecutive runs to unrelated hashes; run 0 hashes
+        // the base alone, as the first run always did.
+        let hash = fmix64(
+            self.base
+                .wrapping_add(run.wrapping_mul(0x9e37_79b9_7f4a_7c15)),
+        );
+        Duration::from_nanos(hash % span)
     }
 }
 
@@ -321,7 +381,7 @@ fn clock_sum(parts: &[Duration]) -> Duration {
 
 #[cfg(test)]
 mod tests {
-    use super::{Schedule, fnv1a};
+    use super::{Jitter, Schedule, fnv1a};
     use std::time::Duration;
 
     #[test]
@@ -329,14 +389,14 @@ mod tests {
         let schedule = Schedule::every(Duration::from_secs(10)).jitter(Duration::from_secs(3));
         let mut distinct = std::collections::HashSet::new();
         for seed in 0..64 {
-            let offset = schedule.jitter_offset(seed, "db");
+            let offset = Jitter::new(&schedule, seed, "db").offset(0, schedule.interval);
             assert!(
                 offset < Duration::from_secs(3),
                 "offset {offset:?} out of bounds"
             );
             assert_eq!(
                 offset,
-                schedule.jitter_offset(seed, "db"),
+                Jitter::new(&schedule, seed, "db").offset(0, schedule.interval),
                 "same seed, same offset"
             );
             distinct.insert(offset);
@@ -356,8 +416,8 @@ mod tests {
         let schedule = Schedule::every(Duration::from_secs(10)).jitter(Duration::from_secs(3));
         let millis: std::collections::HashSet<_> = (0..64)
             .map(|index| {
-                schedule
-                    .jitter_offset(7, &format!("check-{index}"))
+                Jitter::new(&schedule, 7, &format!("check-{index}"))
+                    .offset(0, schedule.interval)
                     .as_millis()
             })
             .collect();
@@ -368,5 +428,29 @@ mod tests {
         );
         let thirds: std::collections::HashSet<_> = millis.iter().map(|ms| ms / 1_000).collect();
         assert_eq!(thirds.len(), 3, "every second of the window gets checks");
+    }
+
+    #[test]
+    fn jitter_shrinks_with_the_failing_interval_and_varies_per_run() {
+        let schedule = Schedule::every(Duration::from_secs(10)).jitter(Duration::from_secs(2));
+        let jitter = Jitter::new(&schedule, 7, "db");
+        let failing = Duration::from_secs(1);
+        let mut distinct = std::collections::HashSet::new();
+        for run in 0..200 {
+            let regular = jitter.offset(run, schedule.interval);
+            assert!(regular < Duration::from_secs(2), "run {run}: {regular:?}");
+            let shrunk = jitter.offset(run, failing);
+            assert!(
+                shrunk < Duration::from_millis(200),
+                "run {run}: a tenth of the wait must get a tenth of the jitter, got {shrunk:?}"
+            );
+            distinct.insert(regular);
+        }
+        assert!(distinct.len() > 190, "runs must not repeat one offset");
+        let none = Schedule::every(Duration::from_secs(10)).jitter(Duration::ZERO);
+        assert_eq!(
+            Jitter::new(&none, 7, "db").offset(3, Duration::from_secs(10)),
+            Duration::ZERO
+        );
     }
 }

@@ -15,6 +15,7 @@ use crate::report::Report;
 use crate::status::Status;
 
 use super::Schedule;
+use super::schedule::Jitter;
 
 /// A run that takes longer than this share of its timeout logs a slow-check warning.
 const SLOW_SHARE: f64 = 0.8;
@@ -24,10 +25,12 @@ pub(super) async fn run<C: Check>(
     check: C,
     handle: CheckHandle,
     schedule: Schedule,
-    offset: Duration,
+    jitter: Jitter,
 ) {
-    tokio::time::sleep(schedule.initial_delay + offset).await;
+    let first = jitter.offset(0, schedule.interval);
+    tokio::time::sleep(schedule.initial_delay.saturating_add(first)).await;
     let mut hysteresis = Hysteresis::new(schedule.failure_threshold, schedule.success_threshold);
+    let mut runs: u64 = 0;
     loop {
         let started = Instant::now();
         let report = run_once(&check, schedule.timeout).await;
@@ -44,11 +47,18 @@ pub(super) async fn run<C: Check>(
             tracing::debug!(target: "health", check = handle.name(), status = %report.status(), "result held back by threshold");
             handle.touch();
         }
-        let interval = match (hysteresis.failing(), schedule.failing_interval) {
+        let period = match (hysteresis.failing(), schedule.failing_interval) {
             (true, Some(failing)) => failing,
             _ => schedule.interval,
         };
-        tokio::time::sleep_until(started + interval).await;
+        runs = runs.wrapping_add(1);
+        let wait = period.saturating_add(jitter.offset(runs, period));
+        // Validated durations keep this within what an `Instant` holds; should a platform
+        // hold less, the next run is simply never due, rather than a panic.
+        match started.checked_add(wait) {
+            Some(next) => tokio::time::sleep_until(next).await,
+            None => std::future::pending().await,
+        }
     }
 }
 
