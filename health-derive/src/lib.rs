@@ -71,7 +71,7 @@
 //! assert_eq!(registry.probe(Probe::Startup), Outcome::Fail);
 //! state.migrations.done(); // the service keeps using its fields
 //! state.worker.beat();
-//! # tokio::time::sleep(std::time::Duration::from_millis(1)).await; // first runs (virtual time)
+//! # tokio::time::sleep(std::time::Duration::from_secs(1)).await; // first runs, within their jitter (virtual time)
 //! assert_eq!(registry.probe(Probe::Startup), Outcome::Pass);
 //! assert_eq!(registry.probe(Probe::Readiness), Outcome::Pass);
 //! assert_eq!(registry.probe(Probe::Liveness), Outcome::Pass);
