@@ -39,6 +39,8 @@ use crate::sync::{Arc, AtomicBool, AtomicU64, Ordering};
 pub struct Heartbeat {
     pub(crate) stamp: Arc<AtomicU64>,
     pub(crate) clock: Clock,
+    /// How a stale reason names the silence, before its length: `no heartbeat for`.
+    pub(crate) silence: &'static str,
 }
 
 impl Heartbeat {
@@ -66,9 +68,16 @@ impl Heartbeat {
     /// ```
     #[must_use]
     pub fn with_clock(clock: &Clock) -> Heartbeat {
+        Heartbeat::worded(clock, "no heartbeat for")
+    }
+
+    /// Creates a heartbeat whose stale reason reads `{silence} 6.1s (max_silence 5s)`,
+    /// for built-in checks that know what the silence means (a stalled runtime).
+    pub(crate) fn worded(clock: &Clock, silence: &'static str) -> Heartbeat {
         Heartbeat {
             stamp: Arc::new(AtomicU64::new(clock.now().as_nanos())),
             clock: clock.clone(),
+            silence,
         }
     }
 

@@ -46,6 +46,10 @@
 //! [`IntoReport`], `Schedule`, `Runner`, `TcpCheck`, `LagCheck`, and
 //! `RegistryBuilder::schedule` / `RegistryBuilder::spawn`.
 //!
+//! **The application runtime's own health** (feature `runtime`): `RuntimeStall` fails
+//! liveness when the runtime stops running a ticker, `RuntimeLag` fails readiness while
+//! it runs it late.
+//!
 //! **Values and time:** [`Status`], [`Probe`], [`Outcome`], [`Clock`], [`ManualClock`],
 //! [`Timestamp`].
 //!
@@ -87,6 +91,8 @@ mod report;
 #[cfg(feature = "runtime")]
 mod runtime;
 mod spec;
+#[cfg(feature = "runtime")]
+mod stall;
 mod status;
 mod sync;
 
@@ -110,6 +116,9 @@ pub use crate::report::{Observed, Report};
 #[cfg_attr(docsrs, doc(cfg(feature = "runtime")))]
 pub use crate::runtime::{MAX_AGE_SLACK, Runner, Schedule};
 pub use crate::spec::{CheckKind, CheckSpec, MAX_NAME_LEN, Probes, RegistryError, validate_name};
+#[cfg(feature = "runtime")]
+#[cfg_attr(docsrs, doc(cfg(feature = "runtime")))]
+pub use crate::stall::{RuntimeLag, RuntimeStall};
 pub use crate::status::{Outcome, Probe, Status};
 
 /// Derives [`HealthCheck`](trait@HealthCheck) for a state struct: see the `health-derive`

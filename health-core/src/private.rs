@@ -6,6 +6,7 @@ use crate::heartbeat::{Heartbeat, StartupGate};
 use crate::registry::RegistryBuilder;
 use crate::runtime::Schedule;
 use crate::spec::{CheckKind, CheckSpec, RegistryError};
+use crate::stall::{RuntimeLag, RuntimeStall};
 
 pub use std::boxed::Box;
 pub use std::clone::Clone;
@@ -97,6 +98,45 @@ impl Field for StartupGate {
         P: Fn(&R) -> &Self + Clone + Send + Sync + 'static,
     {
         builder.gate(spec, project(root))
+    }
+}
+
+impl Field for RuntimeStall {
+    const KIND: CheckKind = CheckKind::Internal;
+    // Judged at read time against its `max_silence`, as a heartbeat.
+    const JUDGED: Judged = Judged::Heartbeat;
+
+    fn register<R, P>(
+        root: &Arc<R>,
+        project: P,
+        spec: CheckSpec,
+        _: Schedule,
+        builder: &mut RegistryBuilder,
+    ) -> Result<(), RegistryError>
+    where
+        R: Send + Sync + 'static,
+        P: Fn(&R) -> &Self + Clone + Send + Sync + 'static,
+    {
+        project(root).register(spec, builder)
+    }
+}
+
+impl Field for RuntimeLag {
+    const KIND: CheckKind = CheckKind::Internal;
+    const JUDGED: Judged = Judged::Heartbeat;
+
+    fn register<R, P>(
+        root: &Arc<R>,
+        project: P,
+        spec: CheckSpec,
+        _: Schedule,
+        builder: &mut RegistryBuilder,
+    ) -> Result<(), RegistryError>
+    where
+        R: Send + Sync + 'static,
+        P: Fn(&R) -> &Self + Clone + Send + Sync + 'static,
+    {
+        project(root).register(spec, builder)
     }
 }
 

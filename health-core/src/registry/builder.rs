@@ -152,8 +152,12 @@ impl RegistryBuilder {
                 name: spec.name().to_owned(),
             });
         }
-        self.add(spec, Source::Heartbeat, Arc::clone(&heartbeat.stamp))
-            .map(drop)
+        self.add(
+            spec,
+            Source::Heartbeat(heartbeat.silence),
+            Arc::clone(&heartbeat.stamp),
+        )
+        .map(drop)
     }
 
     /// Adds a start-up gate: Unknown until [`StartupGate::done`], then Healthy.
@@ -218,7 +222,7 @@ impl RegistryBuilder {
         // timed scan judges them at read time.
         let initial = match source {
             Source::Pushed => Status::Unknown,
-            Source::Heartbeat | Source::Gate(_) => Status::Healthy,
+            Source::Heartbeat(_) | Source::Gate(_) => Status::Healthy,
         };
         let slot = Arc::new(Slot {
             name: name.into_boxed_str(),

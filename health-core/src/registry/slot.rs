@@ -61,8 +61,9 @@ const DIRTY: u8 = 0b1000;
 pub(super) enum Source {
     /// By published reports.
     Pushed,
-    /// By the stamp's age (the stamp is the heartbeat's).
-    Heartbeat,
+    /// By the stamp's age (the stamp is the heartbeat's); its reason starts with the
+    /// heartbeat's wording of the silence.
+    Heartbeat(&'static str),
     /// By a start-up gate's flag.
     Gate(Arc<AtomicBool>),
 }

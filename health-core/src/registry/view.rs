@@ -159,8 +159,8 @@ impl<'a> CheckView<'a> {
         let stale_reason = stale.map(|age| {
             let limit = Duration::from_nanos(self.slot.max_age.unwrap_or(0));
             match self.slot.source {
-                Source::Heartbeat => format!(
-                    "no heartbeat for {} (max_silence {})",
+                Source::Heartbeat(silence) => format!(
+                    "{silence} {} (max_silence {})",
                     format_duration(age),
                     format_duration(limit)
                 ),
