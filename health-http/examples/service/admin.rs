@@ -1,7 +1,9 @@
 //! The admin port: routes that break and repair things on purpose.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -56,17 +58,40 @@ impl Controls {
     }
 }
 
+/// The pause after a failed accept: errors such as "too many open files" clear only as
+/// connections close, and retrying at once would spin a worker.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
 /// The admin port: one tiny request per connection, no keep-alive.
 pub(crate) async fn serve_admin(listener: TcpListener, controls: Controls) {
     let controls = Arc::new(controls);
+    let listener = &listener;
+    accept_loop(
+        || listener.accept(),
+        |stream| {
+            let controls = Arc::clone(&controls);
+            tokio::spawn(async move {
+                let _ = answer_admin(stream, &controls).await;
+            });
+        },
+    )
+    .await;
+}
+
+/// Accepts forever, handing each connection to `handle`, and backs off after an error.
+async fn accept_loop<S, A, F>(mut accept: A, mut handle: impl FnMut(S))
+where
+    A: FnMut() -> F,
+    F: Future<Output = std::io::Result<(S, SocketAddr)>>,
+{
     loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            continue;
-        };
-        let controls = Arc::clone(&controls);
-        tokio::spawn(async move {
-            let _ = answer_admin(stream, &controls).await;
-        });
+        match accept().await {
+            Ok((stream, _)) => handle(stream),
+            Err(err) => {
+                tracing::warn!(target: "admin", "accept failed: {err}");
+                tokio::time::sleep(ACCEPT_BACKOFF).await;
+            }
+        }
     }
 }
 
@@ -98,4 +123,42 @@ pub(crate) async fn read_head(stream: &mut TcpStream) -> std::io::Result<String>
         buffer.extend_from_slice(&chunk[..read]);
     }
     Ok(String::from_utf8_lossy(&buffer).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::future::{pending, ready};
+    use std::net::SocketAddr;
+    use std::time::Duration;
+
+    use tokio::time::Instant;
+
+    use super::{ACCEPT_BACKOFF, accept_loop};
+
+    /// Twenty failed accepts in a row (descriptors exhausted) take twenty back-offs of
+    /// virtual time, instead of spinning through them in none.
+    #[tokio::test(start_paused = true)]
+    async fn accept_errors_back_off_instead_of_spinning() {
+        const ERRORS: u32 = 20;
+        let started = Instant::now();
+        let mut calls = 0;
+        let mut errors_done_at = None;
+        let accept = || {
+            calls += 1;
+            let result: Box<dyn Future<Output = std::io::Result<((), SocketAddr)>> + Unpin> =
+                if calls <= ERRORS {
+                    Box::new(ready(Err(std::io::Error::other("too many open files"))))
+                } else {
+                    errors_done_at.get_or_insert_with(Instant::now);
+                    Box::new(Box::pin(pending()))
+                };
+            result
+        };
+        let _ = tokio::time::timeout(Duration::from_hours(1), accept_loop(accept, |()| {})).await;
+        let took = errors_done_at.expect("every error was retried") - started;
+        assert!(
+            took >= ACCEPT_BACKOFF * ERRORS,
+            "{ERRORS} failed accepts retried within {took:?}"
+        );
+    }
 }

@@ -98,10 +98,52 @@ async fn answer_dependency(mut stream: TcpStream, state: Arc<AtomicU8>, changed:
         return;
     }
     // Hang: hold the connection open and silent until the mode changes.
-    while mode(&state) == Mode::Hang {
-        changed.notified().await;
-    }
+    wait_while(&changed, || mode(&state) == Mode::Hang).await;
     let _ = stream
         .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok")
         .await;
+}
+
+/// Waits until `hung` returns `false`, checking it again whenever `changed` is notified.
+async fn wait_while(changed: &Notify, mut hung: impl FnMut() -> bool) {
+    loop {
+        // Created before the check, not after: `notify_waiters` wakes every `Notified`
+        // that exists when it is called, polled or not, so a change landing between the
+        // check and the `.await` still wakes this one. Created after, it would miss that
+        // change and hang until the next one.
+        let notified = changed.notified();
+        if !hung() {
+            return;
+        }
+        notified.await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use tokio::sync::Notify;
+
+    use super::wait_while;
+
+    /// The admin port switches the mode and notifies right after the hang loop checked
+    /// it: the loop must still wake. Paused time: a missed wake-up fails at once.
+    #[tokio::test(start_paused = true)]
+    async fn a_change_right_after_the_check_is_not_missed() {
+        let changed = Notify::new();
+        let mut checks = 0;
+        let hung = || {
+            checks += 1;
+            if checks == 1 {
+                // Still hung as checked; the mode changes before the loop awaits.
+                changed.notify_waiters();
+                return true;
+            }
+            false
+        };
+        tokio::time::timeout(Duration::from_hours(1), wait_while(&changed, hung))
+            .await
+            .expect("woken by the change that landed after the check");
+    }
 }
