@@ -5,6 +5,7 @@
 //! prove is what a newcomer runs: derive → core → runner → HTTP, with real sockets and
 //! real signals.
 
+use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
@@ -16,6 +17,10 @@ use tokio::time::{Instant, timeout};
 
 /// The kubelet's default probe timeout: every probe must answer within it.
 pub const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// The token [`Service::start`] gives the example with `--details-token`, and
+/// [`Service::get`] sends: failure reasons are shown to it, withheld from others.
+pub const DETAILS_TOKEN: &str = "end-to-end-token";
 
 /// The example service, running; killed when dropped.
 #[derive(Debug)]
@@ -48,8 +53,8 @@ fn example_binary() -> PathBuf {
 }
 
 impl Service {
-    /// Starts the example on ephemeral loopback ports with `args` and waits for its
-    /// banner.
+    /// Starts the example on ephemeral loopback ports with `args` (and
+    /// `--details-token` [`DETAILS_TOKEN`]) and waits for its banner.
     ///
     /// # Panics
     ///
@@ -57,6 +62,7 @@ impl Service {
     pub async fn start(args: &[&str]) -> Service {
         let mut child = Command::new(example_binary())
             .args(["--addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0"])
+            .args(["--details-token", DETAILS_TOKEN])
             .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -82,13 +88,26 @@ impl Service {
         Service { child, addr, admin }
     }
 
-    /// GETs `path` on the probe port.
+    /// GETs `path` on the probe port with the details token, so failure reasons show.
     ///
     /// # Panics
     ///
     /// If the service does not answer within [`PROBE_TIMEOUT`].
     pub async fn get(&self, path: &str) -> Answer {
-        get(&self.addr, path).await
+        get_with(&self.addr, path, &[("X-Health-Token", DETAILS_TOKEN)]).await
+    }
+
+    /// GETs `path` on the probe port as health+json, with the details token.
+    ///
+    /// # Panics
+    ///
+    /// If the service does not answer within [`PROBE_TIMEOUT`].
+    pub async fn get_json(&self, path: &str) -> Answer {
+        let headers = [
+            ("X-Health-Token", DETAILS_TOKEN),
+            ("Accept", "application/health+json"),
+        ];
+        get_with(&self.addr, path, &headers).await
     }
 
     /// Calls an admin route (`/dependency/down`, `/worker/stall`, …).
@@ -161,15 +180,29 @@ pub struct Answer {
     pub body: String,
 }
 
-/// GETs `path` from `addr` on a new connection, bounded by [`PROBE_TIMEOUT`].
+/// GETs `path` from `addr` on a new connection, as a kubelet does, bounded by
+/// [`PROBE_TIMEOUT`].
 ///
 /// # Panics
 ///
 /// If no whole answer arrives in time.
 pub async fn get(addr: &str, path: &str) -> Answer {
+    get_with(addr, path, &[]).await
+}
+
+/// [`get`] with extra request headers.
+///
+/// # Panics
+///
+/// If no whole answer arrives in time.
+pub async fn get_with(addr: &str, path: &str, headers: &[(&str, &str)]) -> Answer {
     timeout(PROBE_TIMEOUT, async {
         let mut stream = TcpStream::connect(addr).await.expect("connect");
-        let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+        let mut request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+        for (name, value) in headers {
+            let _ = write!(request, "{name}: {value}\r\n");
+        }
+        request.push_str("\r\n");
         stream.write_all(request.as_bytes()).await.expect("write");
         read_answer(&mut stream).await
     })

@@ -1,16 +1,19 @@
 //! End-to-end fault scenarios against the real example service, over real sockets.
 //!
 //! The example's dependency check runs every 2 s with a 500 ms timeout and a success
-//! threshold of 2; its worker heartbeat allows 5 s of silence. Each limit below is that
-//! budget plus a second of slack for a loaded CI machine.
+//! threshold of 2; its worker heartbeat allows 5 s of silence, its runtime stall check
+//! 2 s without a tick. Each limit below is that budget plus a second of slack for a
+//! loaded CI machine.
 
+use std::cell::{Cell, RefCell};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use health_tests::{PROBE_TIMEOUT, Service, get, read_answer, within};
+use health_tests::{DETAILS_TOKEN, PROBE_TIMEOUT, Service, get, get_with, read_answer, within};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
+use tokio::time::Instant;
 
 const INTERVAL: Duration = Duration::from_secs(2);
 const TIMEOUT: Duration = Duration::from_millis(500);
@@ -21,6 +24,8 @@ const MAX_SILENCE: Duration = Duration::from_secs(5);
 const EARLIEST_LIVENESS_FAILURE: Duration = Duration::from_secs(4);
 /// Long enough for the first check run to finish after start.
 const SETTLE: Duration = Duration::from_secs(10);
+/// The example's `RuntimeStall`: liveness fails after this long without a tick.
+const STALL_MAX_SILENCE: Duration = Duration::from_secs(2);
 
 async fn ready(service: &Service) {
     within(SETTLE, "ready after start", || async {
@@ -268,6 +273,7 @@ async fn bad_flags_are_clear_errors_with_exit_code_2() {
             "expected tcp://HOST:PORT",
         ),
         (&["--bogus"][..], "unknown flag"),
+        (&["--details-token", ""][..], "needs a non-empty token"),
         (&["--addr"][..], "needs a value"),
         (&["--addr", "not-an-address"][..], "expected HOST:PORT"),
         (
@@ -284,4 +290,130 @@ async fn bad_flags_are_clear_errors_with_exit_code_2() {
     }
     let (code, _) = health_tests::run_example(&["--help"]).await;
     assert_eq!(code, Some(0));
+}
+
+/// Every worker of the example's (multi-thread) application runtime blocks for 4 s. The
+/// probes, on their own thread, answer throughout within the kubelet's timeout;
+/// liveness turns 503 with the stall named within `max_silence` + 1 s of the block, and
+/// passes again once the block ends.
+#[tokio::test]
+async fn blocked_runtime_fails_liveness_with_the_stall_while_probes_keep_answering() {
+    const BLOCK: Duration = Duration::from_secs(4);
+    let service = Service::start(&["--warmup", "0s"]).await;
+    ready(&service).await;
+
+    service.admin("/runtime/block?secs=4").await;
+    let blocked = Instant::now();
+    let slowest = Cell::new(Duration::ZERO);
+    let stalled = RefCell::new(None);
+    // Every `get` below panics if its answer takes longer than PROBE_TIMEOUT.
+    let failed_after = within(
+        STALL_MAX_SILENCE + SLACK,
+        "liveness fails as stalled",
+        || {
+            let (service, slowest, stalled) = (&service, &slowest, &stalled);
+            async move {
+                let asked = Instant::now();
+                let live = service.get("/livez").await;
+                slowest.set(slowest.get().max(asked.elapsed()));
+                let asked = Instant::now();
+                let _ = service.get("/readyz").await;
+                slowest.set(slowest.get().max(asked.elapsed()));
+                if live.status == 503 {
+                    // Read at once, while the block lasts.
+                    let verbose = service.get("/livez?verbose").await;
+                    let json = service.get_json("/livez").await;
+                    let readiness = service.get("/readyz?verbose").await;
+                    *stalled.borrow_mut() = Some((verbose, json, readiness));
+                }
+                live.status == 503
+            }
+        },
+    )
+    .await;
+    // The last tick ran at most one tick (100 ms) before the block: not much sooner.
+    assert!(
+        failed_after + Duration::from_millis(500) >= STALL_MAX_SILENCE,
+        "liveness failed {failed_after:?} into the block, before max_silence"
+    );
+    let slowest = slowest.get();
+    let (verbose, json, readiness) = stalled.into_inner().expect("read while stalled");
+    assert!(
+        verbose
+            .body
+            .contains("[-]runtime failed: runtime stalled: no tick for"),
+        "{}",
+        verbose.body
+    );
+    assert!(
+        json.body
+            .contains(r#""runtime":[{"componentType":"component","status":"fail""#)
+            && json
+                .body
+                .contains(r#""output":"runtime stalled: no tick for"#),
+        "{}",
+        json.body
+    );
+    // The lag check is non-critical in the example: a warning, with its reason.
+    assert!(
+        readiness
+            .body
+            .contains("[+]runtime_lag warn: runtime lagging: tick overdue by"),
+        "{}",
+        readiness.body
+    );
+
+    let recovered = within(
+        (BLOCK + SLACK).saturating_sub(blocked.elapsed()),
+        "liveness recovers once the block ends",
+        || async { service.get("/livez").await.status == 200 },
+    )
+    .await;
+    let back_after = blocked.elapsed();
+    assert!(
+        back_after + Duration::from_millis(100) >= BLOCK,
+        "liveness passed again before the block ended: {back_after:?} ({recovered:?} of polling)"
+    );
+    println!(
+        "runtime blocked {BLOCK:?}: liveness 503 after {failed_after:?}, 200 again after \
+         {back_after:?}; slowest probe while blocked {slowest:?}"
+    );
+    within(SETTLE, "ready again after the block", || async {
+        service.get("/readyz").await.status == 200
+    })
+    .await;
+}
+
+/// Failure reasons are shown for the token, not for an address: every test client is
+/// on loopback, as every peer is behind a mesh sidecar, and gets none without it.
+#[tokio::test]
+async fn reasons_need_the_token_not_a_loopback_address() {
+    let service = Service::start(&["--warmup", "0s"]).await;
+    ready(&service).await;
+    service.admin("/dependency/down").await;
+    within(INTERVAL + TIMEOUT + SLACK, "readiness fails", || async {
+        service.get("/readyz").await.status == 503
+    })
+    .await;
+    let anonymous = get(&service.addr, "/readyz?verbose").await;
+    assert!(
+        anonymous
+            .body
+            .contains("[-]dependency failed: reason withheld"),
+        "{}",
+        anonymous.body
+    );
+    let wrong = get_with(
+        &service.addr,
+        "/readyz?verbose",
+        &[("X-Health-Token", &DETAILS_TOKEN[1..])],
+    )
+    .await;
+    assert!(wrong.body.contains("reason withheld"), "{}", wrong.body);
+    let with_token = service.get("/readyz?verbose").await;
+    assert!(
+        with_token.body.contains("[-]dependency failed: connect to"),
+        "{}",
+        with_token.body
+    );
 }

@@ -18,6 +18,9 @@ pub(crate) struct Controls {
     pub(crate) runner: std::sync::Mutex<Option<health_core::Runner>>,
 }
 
+/// The longest `/runtime/block` accepts.
+const MAX_BLOCK: Duration = Duration::from_mins(1);
+
 impl Controls {
     fn apply(&self, path: &str) -> (u16, String) {
         let dependency = |mode: Mode| match &self.dependency {
@@ -97,18 +100,69 @@ where
 
 async fn answer_admin(mut stream: TcpStream, controls: &Controls) -> std::io::Result<()> {
     let head = read_head(&mut stream).await?;
-    let path = head
-        .split_whitespace()
-        .nth(1)
-        .map_or("/", |target| target.split('?').next().unwrap_or(target));
-    let (status, body) = controls.apply(path);
+    let target = head.split_whitespace().nth(1).unwrap_or("/");
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let (status, body, block) = if path == "/runtime/block" {
+        match block_duration(query) {
+            Ok(block) => {
+                let workers = tokio::runtime::Handle::current().metrics().num_workers();
+                let body = format!(
+                    "blocking all {workers} workers of the application runtime for {}s: \
+                     probes still answer; liveness fails after 2s, then recovers\n",
+                    block.as_secs()
+                );
+                (200, body, Some(block))
+            }
+            Err(message) => (400, message, None),
+        }
+    } else {
+        let (status, body) = controls.apply(path);
+        (status, body, None)
+    };
     tracing::info!(target: "admin", "{path}: {}", body.trim_end());
     let reason = if status == 200 { "OK" } else { "Error" };
     let response = format!(
         "HTTP/1.1 {status} {reason}\r\ncontent-type: text/plain\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
         body.len()
     );
-    stream.write_all(response.as_bytes()).await
+    stream.write_all(response.as_bytes()).await?;
+    // After the answer is sent: once the workers block, nothing on this runtime runs.
+    if let Some(block) = block {
+        block_every_worker(block);
+    }
+    Ok(())
+}
+
+/// Parses `secs=N` (default 5) for `/runtime/block`.
+fn block_duration(query: &str) -> Result<Duration, String> {
+    let secs = query
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("secs="))
+        .unwrap_or("5");
+    match secs.parse::<u64>().map(Duration::from_secs) {
+        Ok(block) if !block.is_zero() && block <= MAX_BLOCK => Ok(block),
+        _ => Err(format!(
+            "secs={secs:?}: expected whole seconds from 1 to {}\n",
+            MAX_BLOCK.as_secs()
+        )),
+    }
+}
+
+/// Blocks every worker of the current runtime for `duration`, as a blocking call in
+/// async code (a synchronous driver, a `std::thread::sleep`, a contended mutex) does.
+fn block_every_worker(duration: Duration) {
+    let workers = tokio::runtime::Handle::current().metrics().num_workers();
+    let until = std::time::Instant::now() + duration;
+    // Each blocker first waits for all the others, holding its worker: so every worker
+    // holds one, rather than one worker running two in turn while another stays free.
+    let all_held = Arc::new(std::sync::Barrier::new(workers));
+    for _ in 0..workers {
+        let all_held = Arc::clone(&all_held);
+        tokio::spawn(async move {
+            all_held.wait();
+            std::thread::sleep(until.saturating_duration_since(std::time::Instant::now()));
+        });
+    }
 }
 
 /// Reads a request head (up to 8 KiB) as text.

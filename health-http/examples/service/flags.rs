@@ -20,6 +20,10 @@ OPTIONS:
                               http://HOST:PORT/PATH; repeatable; replaces the embedded one
     --drain DURATION          how long readiness fails before the server stops accepting,
                               after SIGTERM or Ctrl-C [default: 5s]
+    --details-token TOKEN     show failure reasons (?verbose, health+json) to requests
+                              carrying the header X-Health-Token: TOKEN
+    --details                 show failure reasons to everyone (local runs only: reasons
+                              are dependencies' error strings)
     --warmup DURATION         the simulated start-up time [default: 3s]
     -h, --help                print this help
 
@@ -32,6 +36,9 @@ ADMIN ROUTES (GET or POST on --admin-addr):
     /worker/stall             the worker loop stops beating (liveness fails after 5s)
     /worker/resume            it beats again
     /runner/stop              the background checker dies (readiness fails as stale)
+    /runtime/block?secs=N     every worker of the application's runtime blocks for N s
+                              (default 5): probes still answer, liveness fails after 2s
+                              (runtime stalled) and recovers when the block ends
 
 EXIT STATUS: 0 after a graceful shutdown, 2 on a bad flag, 1 on another error.
 ";
@@ -42,6 +49,15 @@ pub(crate) struct Options {
     pub(crate) dependencies: Vec<Dependency>,
     pub(crate) drain: Duration,
     pub(crate) warmup: Duration,
+    pub(crate) details: Details,
+}
+
+/// Who sees failure reasons.
+pub(crate) enum Details {
+    Withheld,
+    Everyone,
+    /// Requests whose `X-Health-Token` header is this token.
+    Token(String),
 }
 
 /// Parses the flags; `Ok(None)` means `--help` was printed.
@@ -54,11 +70,16 @@ pub(crate) fn parse_args(
         dependencies: Vec::new(),
         drain: Duration::from_secs(5),
         warmup: Duration::from_secs(3),
+        details: Details::Withheld,
     };
     let mut args = args.into_iter();
     while let Some(flag) = args.next() {
         if flag == "-h" || flag == "--help" {
             return Ok(None);
+        }
+        if flag == "--details" {
+            options.details = Details::Everyone;
+            continue;
         }
         let (name, inline) = match flag.split_once('=') {
             Some((name, value)) => (name.to_owned(), Some(value.to_owned())),
@@ -66,7 +87,7 @@ pub(crate) fn parse_args(
         };
         if !matches!(
             name.as_str(),
-            "--addr" | "--admin-addr" | "--dependency" | "--drain" | "--warmup"
+            "--addr" | "--admin-addr" | "--dependency" | "--drain" | "--warmup" | "--details-token"
         ) {
             return Err(format!("unknown flag {flag:?} (see --help)"));
         }
@@ -78,6 +99,10 @@ pub(crate) fn parse_args(
             "--admin-addr" => options.admin_addr = parse_host_port(&name, &value)?,
             "--dependency" => options.dependencies.push(parse_dependency(&value)?),
             "--drain" => options.drain = parse_duration(&name, &value)?,
+            "--details-token" if value.is_empty() => {
+                return Err(format!("{name} needs a non-empty token"));
+            }
+            "--details-token" => options.details = Details::Token(value),
             _ => options.warmup = parse_duration(&name, &value)?,
         }
     }

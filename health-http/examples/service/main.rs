@@ -8,8 +8,12 @@
 //!
 //! With no arguments it starts a dependency of its own on loopback (a tiny HTTP server),
 //! so every probe means something, and prints the curl commands to try. The admin port
-//! makes that dependency fail, hang and recover, and the worker loop stall, so each probe
-//! can be watched changing state.
+//! makes that dependency fail, hang and recover, the worker loop stall, and every worker
+//! of the application's runtime block, so each probe can be watched changing state.
+//!
+//! The probes are served on a thread and runtime of their own (`Serve::spawn`): when the
+//! application's runtime is blocked they still answer within the kubelet's timeout, and
+//! the runtime stall check says what is wrong.
 
 mod admin;
 mod dependency;
@@ -23,14 +27,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use health_core::{
-    Check, CheckKind, HealthCheck, Heartbeat, Registry, Report, StartupGate, Status, TcpCheck,
+    Check, CheckKind, HealthCheck, Heartbeat, Registry, Report, RuntimeLag, RuntimeStall,
+    StartupGate, Status, TcpCheck,
 };
 use health_http::{HealthService, HttpCheck, serve};
 use tokio::net::TcpListener;
 
 use crate::admin::{Controls, serve_admin};
 use crate::dependency::EmbeddedDependency;
-use crate::flags::{HELP, Options, parse_args, parse_dependency};
+use crate::flags::{Details, HELP, Options, parse_args, parse_dependency};
 
 /// The service's state: the fields the service uses are also its health checks.
 #[derive(HealthCheck)]
@@ -46,6 +51,16 @@ struct AppState {
     /// Startup: the simulated warm-up (caches loaded, migrations checked).
     #[health(startup)]
     warmup: StartupGate,
+    /// Liveness: the application's runtime runs a 100 ms ticker; two seconds without a
+    /// tick mean every worker is stuck (a blocking call, a deadlock), and only a restart
+    /// helps.
+    #[health(liveness, max_silence = "2s")]
+    runtime: RuntimeStall,
+    /// Readiness: ticks running over 500 ms late say the runtime is saturated. Not
+    /// critical here, so it warns (`?verbose`, health+json) without leaving the load
+    /// balancer; remove `critical = false` to shed load instead.
+    #[health(readiness, critical = false, max_silence = "500ms")]
+    runtime_lag: RuntimeLag,
 }
 
 /// Every `--dependency`, checked in turn; the check fails if any of them fails.
@@ -134,14 +149,20 @@ async fn run(mut options: Options) -> Result<(), String> {
     } else {
         None
     };
-    let listener = bind(&options.addr, "--addr").await?;
+    // A std listener: the probe server registers it with its own runtime.
+    let listener = std::net::TcpListener::bind(&options.addr)
+        .map_err(|err| format!("--addr {}: {err}", options.addr))?;
     let admin = bind(&options.admin_addr, "--admin-addr").await?;
-    let (addr, admin_addr) = (local_addr(&listener)?, local_addr(&admin)?);
+    let admin_addr = local_addr(&admin)?;
 
+    // Started here, on the runtime it watches.
+    let runtime = RuntimeStall::start();
     let state = Arc::new(AppState {
         dependency: Dependencies(options.dependencies),
         worker: Heartbeat::new(),
         warmup: StartupGate::new(),
+        runtime_lag: runtime.lag(),
+        runtime,
     });
     let mut builder = Registry::builder();
     builder.register(&state).map_err(|err| err.to_string())?;
@@ -157,21 +178,48 @@ async fn run(mut options: Options) -> Result<(), String> {
     };
     tokio::spawn(serve_admin(admin, controls));
 
-    print_banner(addr, admin_addr, &state.dependency);
-    // Failure reasons are error strings from dependencies: show them to loopback peers
-    // (you, with curl) and withhold them from everyone else.
-    let service = HealthService::new(registry).details_when(|parts| {
-        parts
-            .extensions
-            .get::<SocketAddr>()
-            .is_some_and(|peer| peer.ip().is_loopback())
-    });
-    serve(listener, service)
+    // Failure reasons are error strings from dependencies: withheld unless asked for.
+    // Not by peer address: behind a mesh sidecar every peer is loopback.
+    let service = HealthService::new(registry);
+    let withheld = matches!(options.details, Details::Withheld);
+    let service = match options.details {
+        Details::Withheld => service,
+        Details::Everyone => service.details(true),
+        Details::Token(token) => service.details_when(move |parts| {
+            parts
+                .headers
+                .get("x-health-token")
+                .is_some_and(|sent| same_secret(sent.as_bytes(), token.as_bytes()))
+        }),
+    };
+    // The probes get a thread and a runtime of their own: nothing this runtime does
+    // (a CPU burst, a blocking call) can make the kubelet time out.
+    let probes = serve(listener, service)
         .drain_delay(options.drain)
-        .with_graceful_shutdown(shutdown_signal())
-        .await;
+        .spawn()
+        .map_err(|err| format!("cannot start the probe server: {err}"))?;
+    print_banner(probes.local_addr(), admin_addr, &state.dependency, withheld);
+
+    shutdown_signal().await;
+    // Readiness fails at once; the probe server drains on its thread, then stops.
+    probes.begin_shutdown();
+    tokio::task::spawn_blocking(move || probes.join())
+        .await
+        .map_err(|err| format!("the probe server: {err}"))?;
     tracing::info!("drained and stopped; bye");
     Ok(())
+}
+
+/// Compares a sent token with the secret in constant time: how long the comparison takes
+/// says nothing about how many leading bytes matched. (The length may show; it is not
+/// the secret.)
+fn same_secret(sent: &[u8], secret: &[u8]) -> bool {
+    sent.len() == secret.len()
+        && sent
+            .iter()
+            .zip(secret)
+            .fold(0, |diff, (a, b)| std::hint::black_box(diff | (a ^ b)))
+            == 0
 }
 
 async fn bind(addr: &str, flag: &str) -> Result<TcpListener, String> {
@@ -184,7 +232,7 @@ fn local_addr(listener: &TcpListener) -> Result<SocketAddr, String> {
     listener.local_addr().map_err(|err| err.to_string())
 }
 
-fn print_banner(addr: SocketAddr, admin: SocketAddr, dependencies: &Dependencies) {
+fn print_banner(addr: SocketAddr, admin: SocketAddr, dependencies: &Dependencies, withheld: bool) {
     let checked: Vec<_> = dependencies.0.iter().map(ToString::to_string).collect();
     // The first two lines are machine-read by the end-to-end tests: keep their shape.
     println!("probes listening on http://{addr}");
@@ -194,9 +242,17 @@ fn print_banner(addr: SocketAddr, admin: SocketAddr, dependencies: &Dependencies
         "\nTry:\n  curl -i http://{addr}/readyz\n  curl http://{addr}/readyz?verbose\n  \
          curl -H 'Accept: application/health+json' http://{addr}/readyz\n  \
          curl http://{admin}/dependency/down    # then /dependency/hang, /dependency/up\n  \
-         curl http://{admin}/worker/stall       # liveness fails after 5s; /worker/resume\n\
+         curl http://{admin}/worker/stall       # liveness fails after 5s; /worker/resume\n  \
+         curl http://{admin}/runtime/block?secs=5  # every worker blocked: probes still answer, \
+         liveness fails after 2s\n\
          Stop with Ctrl-C or SIGTERM: readiness fails at once, the server drains, then exits."
     );
+    if withheld {
+        println!(
+            "Failure reasons are withheld (\"reason withheld\"): restart with --details, or with \
+             --details-token T and send -H 'X-Health-Token: T'."
+        );
+    }
 }
 
 /// The worker loop: beats every second unless stalled from the admin port.
