@@ -2,8 +2,11 @@
 
 use std::time::Duration;
 
+use std::fmt;
+
 use crate::clock::{Clock, Timestamp};
-use crate::sync::{Arc, AtomicBool, AtomicU64, Ordering};
+use crate::registry::CheckHandle;
+use crate::sync::{Arc, AtomicBool, AtomicU64, Mutex, Ordering};
 
 /// A check that a loop keeps alive by calling [`beat`](Self::beat); it reads Unhealthy once
 /// the loop has been silent longer than its `max_silence`, judged when a probe reads it.
@@ -139,6 +142,10 @@ impl Default for Heartbeat {
 /// A start-up step: Unknown (failing startup and readiness) until [`done`](Self::done) is
 /// called, Healthy ever after.
 ///
+/// Opening it is a write to every registry it joined
+/// ([`RegistryBuilder::gate`](crate::RegistryBuilder::gate)): the probes' counts move, the
+/// startup probe latches if that was its last step, and subscribers wake.
+///
 /// # Examples
 ///
 /// ```
@@ -154,9 +161,15 @@ impl Default for Heartbeat {
 /// assert_eq!(registry.probe(Probe::Startup), Outcome::Pass);
 /// # Ok::<(), health_core::RegistryError>(())
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct StartupGate {
-    pub(crate) done: Arc<AtomicBool>,
+    inner: Arc<GateInner>,
+}
+
+struct GateInner {
+    done: AtomicBool,
+    /// The checks to mark Healthy when the gate opens; emptied when it does.
+    waiting: Mutex<Vec<CheckHandle>>,
 }
 
 impl StartupGate {
@@ -170,7 +183,10 @@ impl StartupGate {
     #[must_use]
     pub fn new() -> StartupGate {
         StartupGate {
-            done: Arc::new(AtomicBool::new(false)),
+            inner: Arc::new(GateInner {
+                done: AtomicBool::new(false),
+                waiting: Mutex::new(Vec::new()),
+            }),
         }
     }
 
@@ -184,9 +200,39 @@ impl StartupGate {
     /// assert!(gate.is_done());
     /// ```
     pub fn done(&self) {
-        // Ordering: Release pairs with the Acquire in `is_done`, so whatever start-up work
-        // ran before `done()` is visible to a thread that sees the gate open.
-        self.done.store(true, Ordering::Release);
+        let waiting = {
+            let mut waiting = self.waiting();
+            // Ordering: Release pairs with the Acquire in `is_done`, so whatever start-up
+            // work ran before `done()` is visible to a thread that sees the gate open.
+            // (The lock orders it with `register`; `is_done` takes no lock.)
+            self.inner.done.store(true, Ordering::Release);
+            std::mem::take(&mut *waiting)
+        };
+        // Outside the lock: a publish runs tracing subscribers and wakers.
+        for check in waiting {
+            check.healthy();
+        }
+    }
+
+    /// Marks `check` Healthy when the gate opens (at once if it is open already).
+    pub(crate) fn register(&self, check: CheckHandle) {
+        let mut waiting = self.waiting();
+        // Ordering: Relaxed; `done` is read under the lock that `done()` stores it under.
+        if self.inner.done.load(Ordering::Relaxed) {
+            drop(waiting);
+            check.healthy();
+        } else {
+            waiting.push(check);
+        }
+    }
+
+    /// The waiting list. The lock is held only to push or take the list, with no user
+    /// code inside, so it is never poisoned; if it were, the list is still whole.
+    fn waiting(&self) -> crate::sync::MutexGuard<'_, Vec<CheckHandle>> {
+        self.inner
+            .waiting
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Returns `true` once [`done`](Self::done) was called.
@@ -199,7 +245,15 @@ impl StartupGate {
     #[must_use]
     pub fn is_done(&self) -> bool {
         // Ordering: see `done`.
-        self.done.load(Ordering::Acquire)
+        self.inner.done.load(Ordering::Acquire)
+    }
+}
+
+impl fmt::Debug for StartupGate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StartupGate")
+            .field("done", &self.is_done())
+            .finish_non_exhaustive()
     }
 }
 

@@ -1,31 +1,34 @@
 //! The registry: a fixed table of checks and the probe reads over it.
 //!
-//! The protocol that keeps the per-probe counters in step with the checks' statuses, with
-//! its memory-ordering argument, lives in [`slot`] (one file to audit). Around it:
-//! [`builder`] collects checks, [`lifecycle`] holds the start-up latch and shutdown
-//! phases, [`view`] reads one check for verbose and JSON output, and [`subscription`]
-//! announces changes.
+//! The protocol that keeps each probe's word in step with the checks' statuses, with its
+//! memory-ordering argument, lives in [`slot`] (one file to audit), the word's layout in
+//! [`word`], and the probe reads (the one-load fast path and the cold path) in [`read`].
+//! Around them: [`builder`] collects checks, [`lifecycle`] holds the start-up latch and
+//! shutdown phases, [`view`] reads one check for verbose and JSON output, and
+//! [`subscription`] announces changes.
 
 mod builder;
 mod lifecycle;
+mod read;
 mod slot;
 mod subscription;
 mod view;
+mod word;
 
 use std::collections::HashMap;
 use std::fmt;
-use std::task::Waker;
 
 use crossbeam_utils::CachePadded;
 
 use crate::clock::{Clock, Timestamp};
-use crate::status::{Outcome, Probe, counters};
-use crate::sync::{Arc, ArcSwap, AtomicU8, AtomicU64, Ordering};
+use crate::status::{Outcome, Probe};
+use crate::sync::{Arc, ArcSwap, AtomicU64, OnceLock};
 
 pub use self::builder::RegistryBuilder;
 pub use self::lifecycle::Phase;
 pub use self::slot::CheckHandle;
 use self::slot::Slot;
+use self::subscription::Subscriber;
 pub use self::subscription::Subscription;
 pub use self::view::{CheckSnapshot, CheckView};
 
@@ -67,15 +70,25 @@ impl Aggregate {
     }
 }
 
-/// State every handle and the registry share: the counters, the lifecycle, subscribers.
+/// State every handle and the registry share: the probe words, subscribers, the clock.
 struct Shared {
-    counters: [CachePadded<AtomicU64>; 3],
-    lifecycle: AtomicU8,
-    /// Bumped on every change of a probe's counted outcome or of the lifecycle.
+    /// Per probe (in [`Probe::ALL`] order), its word and its staleness deadline.
+    probes: [CachePadded<ProbeState>; 3],
+    /// Bumped on every change a subscriber is told about.
     version: AtomicU64,
-    wakers: ArcSwap<Vec<Waker>>,
-    no_wakers: Arc<Vec<Waker>>,
+    subscribers: ArcSwap<Vec<Arc<Subscriber>>>,
     clock: Clock,
+    /// The frozen table, once built: writers need it to evaluate the start-up latch.
+    table: OnceLock<Arc<Table>>,
+}
+
+/// One probe's shared state, on a cache line of its own.
+struct ProbeState {
+    /// Member counts and lifecycle flags; see [`word`].
+    word: AtomicU64,
+    /// A time (clock nanoseconds) up to which no timed member of the probe can be stale: a
+    /// lower bound of the earliest `stamp + max_age` among them; see [`read`].
+    deadline: AtomicU64,
 }
 
 /// The frozen table of checks.
@@ -83,7 +96,7 @@ struct Table {
     slots: Box<[Arc<Slot>]>,
     /// Per probe, the indices of its members in registration order.
     members: [Box<[usize]>; 3],
-    /// Per probe, the members judged at read time (heartbeats, gates, `max_age`).
+    /// Per probe, the members with a `max_age` (heartbeats and stale-able checks).
     timed: [Box<[usize]>; 3],
     by_name: HashMap<Box<str>, usize>,
 }
@@ -95,10 +108,11 @@ struct Table {
 ///
 /// # Consistency
 ///
-/// A probe read observes, for each check, some status that check really had, never a mix
-/// of two; once all writes have returned, it equals the fold of the checks' statuses. A
-/// probe reads the clock at most once, and only if it has timed members; see
-/// [`probe_at`](Self::probe_at) to pass `now` yourself.
+/// A probe read observes, for each check, some status that check really had (with its
+/// freshness), never a mix of two; once all writes have returned, it equals the fold of
+/// the checks' statuses. A probe with no timed member (no heartbeat, no `max_age`) is one
+/// atomic load; one with timed members reads the clock once more, never once per check
+/// (see [`probe_at`](Self::probe_at) to pass `now` yourself).
 ///
 /// # Examples
 ///
@@ -122,6 +136,9 @@ struct Table {
 pub struct Registry {
     shared: Arc<Shared>,
     table: Arc<Table>,
+    /// Per probe, whether it has timed members (fixed when built); never for startup,
+    /// which reads its timed members only until it latches, on the cold path.
+    timed: [bool; 3],
 }
 
 impl Registry {
@@ -140,7 +157,8 @@ impl Registry {
 
     /// Returns the outcome of `probe` now.
     ///
-    /// A few atomic loads: no lock, no allocation, no call to any dependency.
+    /// One atomic load and a compare, plus one clock read if the probe has timed members:
+    /// no lock, no allocation, no call to any dependency.
     ///
     /// # Examples
     ///
@@ -149,8 +167,9 @@ impl Registry {
     /// assert_eq!(Registry::builder().build().probe(Probe::Liveness), Outcome::Pass);
     /// ```
     #[must_use]
+    #[inline]
     pub fn probe(&self, probe: Probe) -> Outcome {
-        self.probe_with(probe, &mut Now::Lazy(&self.shared.clock))
+        self.read(probe, &mut Now::Lazy(&self.shared.clock))
     }
 
     /// Returns the outcome of `probe` at `now`, which the caller read from
@@ -164,37 +183,9 @@ impl Registry {
     /// assert_eq!(registry.probe_at(Probe::Readiness, registry.now()), Outcome::Pass);
     /// ```
     #[must_use]
+    #[inline]
     pub fn probe_at(&self, probe: Probe, now: Timestamp) -> Outcome {
-        self.probe_with(probe, &mut Now::At(now))
-    }
-
-    fn probe_with(&self, probe: Probe, now: &mut Now<'_>) -> Outcome {
-        if let Some(outcome) = self.lifecycle_gate(probe, now) {
-            return outcome;
-        }
-        match probe {
-            Probe::Startup => self.latch_startup(now),
-            Probe::Liveness | Probe::Readiness => self.members_outcome(probe, now),
-        }
-    }
-
-    fn members_outcome(&self, probe: Probe, now: &mut Now<'_>) -> Outcome {
-        // Ordering: Acquire pairs with the owners' Release adds in `CheckHandle::apply`
-        // (and in `RegistryBuilder::add`), so the reports behind the counts are visible.
-        let word = self.shared.counters[probe.index()].load(Ordering::Acquire);
-        let mut outcome = counters::outcome(word);
-        let timed = &self.table.timed[probe.index()];
-        if outcome == Outcome::Fail || timed.is_empty() {
-            return outcome;
-        }
-        let now = now.get();
-        for &index in timed {
-            outcome = outcome.max(self.table.slots[index].timed_outcome(probe, now));
-            if outcome == Outcome::Fail {
-                break;
-            }
-        }
-        outcome
+        self.read(probe, &mut Now::At(now))
     }
 
     /// Returns the outcome of every probe.
@@ -209,9 +200,9 @@ impl Registry {
     pub fn aggregate(&self) -> Aggregate {
         let mut now = Now::Lazy(&self.shared.clock);
         Aggregate {
-            liveness: self.probe_with(Probe::Liveness, &mut now),
-            readiness: self.probe_with(Probe::Readiness, &mut now),
-            startup: self.probe_with(Probe::Startup, &mut now),
+            liveness: self.read(Probe::Liveness, &mut now),
+            readiness: self.read(Probe::Readiness, &mut now),
+            startup: self.read(Probe::Startup, &mut now),
         }
     }
 
@@ -237,7 +228,7 @@ impl Registry {
         now: Timestamp,
         mut excluded: impl FnMut(&str) -> bool,
     ) -> Outcome {
-        if let Some(outcome) = self.lifecycle_gate(probe, &mut Now::At(now)) {
+        if let Some(outcome) = self.lifecycle_gate(probe, now) {
             return outcome;
         }
         self.members(probe)

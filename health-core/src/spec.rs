@@ -421,6 +421,13 @@ pub enum RegistryError {
         /// jitter + timeout`.
         needed: Duration,
     },
+    /// The registry already holds the most checks a probe's counts can hold.
+    TooManyChecks {
+        /// The refused check's name.
+        name: String,
+        /// The most checks a registry holds.
+        limit: usize,
+    },
 }
 
 impl fmt::Display for RegistryError {
@@ -489,6 +496,12 @@ impl fmt::Display for RegistryError {
                 format_duration(*max_age),
                 format_duration(*needed)
             ),
+            RegistryError::TooManyChecks { name, limit } => {
+                write!(
+                    f,
+                    "check {name:?} is one too many: a registry holds at most {limit} checks"
+                )
+            }
         }
     }
 }

@@ -259,59 +259,9 @@ impl fmt::Display for Outcome {
     }
 }
 
-/// Per-probe counters packed in one `u64`: failing members in the low half, warning
-/// members in the high half.
-///
-/// One word per probe means a reader gets both counts from a single atomic load, so it can
-/// never see a fail count from one moment and a warn count from another. A delta that
-/// moves a member from one class to another is one wrapping add of a packed value: the
-/// word is `fail + (warn << 32)` taken mod 2^64, and adding `(-1) + (1 << 32)` is exact
-/// in that arithmetic as long as both true counts stay in `0..2^32`, which holds because
-/// each check's contribution is changed by one owner at a time, in order (see
-/// `registry.rs`).
-pub(crate) mod counters {
-    use super::Outcome;
-
-    const WARN_SHIFT: u32 = 32;
-    const FAIL_MASK: u64 = (1 << WARN_SHIFT) - 1;
-
-    /// The packed contribution of one member in class `outcome`.
-    pub(crate) const fn unit(outcome: Outcome) -> u64 {
-        match outcome {
-            Outcome::Pass => 0,
-            Outcome::Warn => 1 << WARN_SHIFT,
-            Outcome::Fail => 1,
-        }
-    }
-
-    /// The packed delta that moves one member from `from` to `to`.
-    pub(crate) const fn delta(from: Outcome, to: Outcome) -> u64 {
-        unit(to).wrapping_sub(unit(from))
-    }
-
-    /// The outcome a packed word stands for.
-    pub(crate) const fn outcome(word: u64) -> Outcome {
-        if word & FAIL_MASK != 0 {
-            Outcome::Fail
-        } else if word >> WARN_SHIFT != 0 {
-            Outcome::Warn
-        } else {
-            Outcome::Pass
-        }
-    }
-
-    /// The two counts, for assertions.
-    #[cfg(test)]
-    pub(crate) fn split(word: u64) -> (u32, u32) {
-        let fail = u32::try_from(word & FAIL_MASK).expect("masked to 32 bits");
-        let warn = u32::try_from(word >> WARN_SHIFT).expect("shifted to 32 bits");
-        (fail, warn)
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::{Outcome, Probe, Status, counters};
+    use super::{Probe, Status};
 
     #[test]
     fn status_bits_round_trip() {
@@ -328,40 +278,6 @@ mod tests {
     #[should_panic(expected = "invalid status encoding")]
     fn status_bits_reject_garbage() {
         let _ = Status::from_bits(4);
-    }
-
-    #[test]
-    fn deltas_compose_to_the_final_class() {
-        // Walk a member through every pair of classes and check the packed word always
-        // decodes to the counts a plain model holds.
-        let classes = [Outcome::Pass, Outcome::Warn, Outcome::Fail];
-        let mut word = counters::unit(Outcome::Fail) * 3 + counters::unit(Outcome::Warn) * 2;
-        let mut current = Outcome::Pass;
-        for &next in classes.iter().cycle().take(20) {
-            word = word.wrapping_add(counters::delta(current, next));
-            current = next;
-            let (fail, warn) = counters::split(word);
-            let expect_fail = 3 + u32::from(current == Outcome::Fail);
-            let expect_warn = 2 + u32::from(current == Outcome::Warn);
-            assert_eq!(
-                (fail, warn),
-                (expect_fail, expect_warn),
-                "packed deltas must never borrow across the halves"
-            );
-        }
-    }
-
-    #[test]
-    fn word_outcome_is_worst_class() {
-        assert_eq!(counters::outcome(0), Outcome::Pass);
-        assert_eq!(
-            counters::outcome(counters::unit(Outcome::Warn)),
-            Outcome::Warn
-        );
-        assert_eq!(
-            counters::outcome(counters::unit(Outcome::Warn) + counters::unit(Outcome::Fail)),
-            Outcome::Fail
-        );
     }
 
     #[test]

@@ -65,3 +65,34 @@ fn probe_reads_never_allocate() {
     reads_allocate_nothing(8);
     reads_allocate_nothing(1_024);
 }
+
+/// A waker of a task that needs no waking.
+struct Idle;
+
+impl std::task::Wake for Idle {
+    fn wake(self: std::sync::Arc<Self>) {}
+}
+
+#[test]
+fn waiting_again_with_the_same_waker_allocates_nothing() {
+    let mut builder = Registry::builder();
+    builder.push(CheckSpec::new("db").readiness()).unwrap();
+    let registry = builder.build();
+    let mut subscription = registry.subscribe();
+    let waker = std::task::Waker::from(std::sync::Arc::new(Idle));
+    let mut cx = std::task::Context::from_waker(&waker);
+    let mut poll = || {
+        let changed = std::pin::pin!(subscription.changed());
+        assert!(changed.poll(&mut cx).is_pending(), "nothing changed");
+    };
+    poll(); // registers the waker
+    let info = allocation_counter::measure(|| {
+        for _ in 0..100 {
+            poll();
+        }
+    });
+    assert_eq!(
+        info.count_total, 0,
+        "a poll with the waker already registered copies nothing: {info:?}"
+    );
+}

@@ -112,9 +112,9 @@ impl Model {
         match probe {
             Probe::Liveness => self.members(Probe::Liveness),
             Probe::Startup => {
+                // Latched: passes from the moment its members first pass, for good.
                 if !self.started && self.members(Probe::Startup).is_passing() {
                     self.started = true;
-                    return self.members(Probe::Startup);
                 }
                 if self.started {
                     Outcome::Pass

@@ -511,3 +511,169 @@ fn reports_carry_details() {
     assert_eq!(snapshot.report().duration(), Some(Duration::from_millis(3)));
     assert!(snapshot.updated().is_some());
 }
+
+/// A waker that counts its wake-ups.
+struct Counting(std::sync::atomic::AtomicUsize);
+
+impl std::task::Wake for Counting {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Counting {
+    fn new() -> std::sync::Arc<Counting> {
+        std::sync::Arc::new(Counting(std::sync::atomic::AtomicUsize::new(0)))
+    }
+
+    fn count(&self) -> usize {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// Polls `subscription.changed()` once with `waker`: registers the waker if nothing
+/// changed yet.
+fn poll_once(subscription: &mut health_core::Subscription, waker: &std::task::Waker) -> bool {
+    let mut cx = std::task::Context::from_waker(waker);
+    let changed = std::pin::pin!(subscription.changed());
+    changed.poll(&mut cx).is_ready()
+}
+
+#[test]
+fn a_panicking_waker_freezes_no_check_and_the_others_still_wake() {
+    struct Panicking;
+    impl std::task::Wake for Panicking {
+        fn wake(self: std::sync::Arc<Self>) {
+            panic!("a waker with a bug");
+        }
+    }
+
+    let mut builder = Registry::builder();
+    let db = builder.push(CheckSpec::new("db").readiness()).unwrap();
+    let registry = builder.build();
+    let mut buggy = registry.subscribe();
+    let mut fine = registry.subscribe();
+    let counting = Counting::new();
+    assert!(!poll_once(
+        &mut buggy,
+        &std::task::Waker::from(std::sync::Arc::new(Panicking))
+    ));
+    assert!(!poll_once(
+        &mut fine,
+        &std::task::Waker::from(std::sync::Arc::clone(&counting))
+    ));
+
+    let write = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| db.unhealthy("down")));
+    assert!(write.is_err(), "the waker's panic reaches the writer");
+    assert_eq!(
+        counting.count(),
+        1,
+        "the other subscriber was woken all the same"
+    );
+    assert_eq!(db.status(), Status::Unhealthy);
+    drop(buggy);
+    db.healthy();
+    assert_eq!(db.status(), Status::Healthy, "a later write still applies");
+    assert_eq!(registry.probe(Probe::Readiness), Outcome::Pass);
+}
+
+#[test]
+fn opening_a_startup_gate_wakes_subscribers() {
+    let warmup = StartupGate::new();
+    let mut builder = Registry::builder();
+    builder
+        .gate(CheckSpec::new("warmup").startup(), &warmup)
+        .unwrap();
+    let registry = builder.build();
+    let mut subscription = registry.subscribe();
+    let counting = Counting::new();
+    assert!(!poll_once(
+        &mut subscription,
+        &std::task::Waker::from(std::sync::Arc::clone(&counting))
+    ));
+    warmup.done();
+    assert!(subscription.has_changed(), "the gate opening is a change");
+    assert!(counting.count() >= 1, "the waiting task was woken");
+    assert_eq!(subscription.mark_seen().readiness, Outcome::Pass);
+}
+
+#[test]
+fn a_dropped_subscription_releases_its_waker_at_once() {
+    let mut builder = Registry::builder();
+    builder.push(CheckSpec::new("db").readiness()).unwrap();
+    let registry = builder.build();
+    let counting = Counting::new();
+    let waker = std::task::Waker::from(std::sync::Arc::clone(&counting));
+    let mut subscription = registry.subscribe();
+    assert!(!poll_once(&mut subscription, &waker));
+    assert!(!poll_once(&mut subscription, &waker));
+    drop(subscription);
+    assert_eq!(
+        std::sync::Arc::strong_count(&counting),
+        2,
+        "only `counting` and `waker` hold it: the registry kept no copy"
+    );
+}
+
+#[test]
+fn subscriptions_wake_on_any_change_of_a_checks_status() {
+    let mut builder = Registry::builder();
+    let cache = builder
+        .push(CheckSpec::new("cache").readiness().critical(false))
+        .unwrap();
+    let registry = builder.build();
+    let mut subscription = registry.subscribe();
+    // Unknown and Unhealthy both warn readiness for a non-critical check: the probe's
+    // outcome stays Warn, the check's status changes.
+    cache.unhealthy("down");
+    assert_eq!(registry.probe(Probe::Readiness), Outcome::Warn);
+    assert!(
+        subscription.has_changed(),
+        "a watcher of `cache` must hear of it"
+    );
+    subscription.mark_seen();
+    cache.degraded("slow");
+    assert!(
+        subscription.has_changed(),
+        "Unhealthy to Degraded is a change too"
+    );
+    subscription.mark_seen();
+    cache.degraded("still slow");
+    assert!(
+        !subscription.has_changed(),
+        "the same status again is no change"
+    );
+}
+
+#[test]
+fn phase_and_is_started_agree_about_the_latch() {
+    let mut builder = Registry::builder();
+    let migrations = builder
+        .push(CheckSpec::new("migrations").startup())
+        .unwrap();
+    let registry = builder.build();
+    assert_eq!(registry.phase(), Phase::Starting);
+    migrations.healthy();
+    assert_eq!(registry.phase(), Phase::Serving, "no probe read needed");
+    assert!(registry.is_started());
+
+    // A startup heartbeat that beats again after a silence passes without any write to
+    // the registry: the next look at the latch, whichever, settles it.
+    let time = ManualClock::new();
+    let loader = Heartbeat::with_clock(&time.clock());
+    let mut builder = RegistryBuilder::with_clock(time.clock());
+    builder
+        .heartbeat(
+            CheckSpec::new("loader")
+                .startup()
+                .max_age(Duration::from_secs(5)),
+            &loader,
+        )
+        .unwrap();
+    time.advance(Duration::from_secs(6));
+    let registry = builder.build();
+    assert_eq!(registry.phase(), Phase::Starting, "silent too long");
+    loader.beat();
+    assert_eq!(registry.phase(), Phase::Serving);
+    assert!(registry.is_started());
+}

@@ -1,14 +1,20 @@
-//! Transitions are traced: one event per change of status, with check, from, to and reason.
+//! Transitions are traced: one event per change of status, with check, from, to and
+//! reason; and a subscriber that panics in an event freezes no check.
 //!
-//! Alone in its own test binary: tracing caches each call site's interest process-wide, and
-//! a test on another thread that reaches a call site first, with no subscriber, can race
-//! the registration of this test's scoped subscriber and leave the site disabled.
+//! In a test binary of their own, each test under a scoped subscriber: tracing caches each
+//! call site's interest process-wide, and a test on another thread that reaches a call
+//! site first, with no subscriber, can race the registration of a test's scoped subscriber
+//! and leave the site disabled.
 
-use health_core::{CheckSpec, Registry};
+#![cfg(not(loom))]
 
-/// Collects the fields of every event, as `name=value` strings.
-#[derive(Default)]
-struct Events(std::sync::Mutex<Vec<String>>);
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::{Arc, Mutex};
+
+use health_core::{CheckSpec, Outcome, Probe, Registry, Status};
+
+/// A subscriber that hands every event to its function.
+struct OnEvent<F>(F);
 
 struct Fields(String);
 
@@ -19,7 +25,7 @@ impl tracing::field::Visit for Fields {
     }
 }
 
-impl tracing::Subscriber for &'static Events {
+impl<F: Fn(&tracing::Event<'_>) + 'static> tracing::Subscriber for OnEvent<F> {
     fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
         true
     }
@@ -29,9 +35,7 @@ impl tracing::Subscriber for &'static Events {
     fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
     fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
     fn event(&self, event: &tracing::Event<'_>) {
-        let mut fields = Fields(format!("{} ", event.metadata().level()));
-        event.record(&mut fields);
-        self.0.lock().unwrap().push(fields.0);
+        (self.0)(event);
     }
     fn enter(&self, _: &tracing::span::Id) {}
     fn exit(&self, _: &tracing::span::Id) {}
@@ -39,8 +43,16 @@ impl tracing::Subscriber for &'static Events {
 
 #[test]
 fn transitions_are_traced_with_check_from_to_and_reason() {
-    let events: &'static Events = Box::leak(Box::default());
-    tracing::subscriber::with_default(events, || {
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let collect = {
+        let events = Arc::clone(&events);
+        OnEvent(move |event: &tracing::Event<'_>| {
+            let mut fields = Fields(format!("{} ", event.metadata().level()));
+            event.record(&mut fields);
+            events.lock().unwrap().push(fields.0);
+        })
+    };
+    tracing::subscriber::with_default(collect, || {
         let mut builder = Registry::builder();
         let db = builder.push(CheckSpec::new("db").readiness()).unwrap();
         let _registry = builder.build();
@@ -48,7 +60,7 @@ fn transitions_are_traced_with_check_from_to_and_reason() {
         db.healthy(); // no transition, no event
         db.unhealthy("connection refused");
     });
-    let events = events.0.lock().unwrap();
+    let events = events.lock().unwrap();
     let transitions: Vec<_> = events
         .iter()
         .filter(|e| e.contains("check transition"))
@@ -69,4 +81,27 @@ fn transitions_are_traced_with_check_from_to_and_reason() {
         "{}",
         transitions[1]
     );
+}
+
+#[test]
+fn a_panicking_tracing_subscriber_freezes_no_check() {
+    let mut builder = Registry::builder();
+    let db = builder.push(CheckSpec::new("db").readiness()).unwrap();
+    let registry = builder.build();
+
+    let buggy = OnEvent(|_: &tracing::Event<'_>| panic!("a tracing subscriber with a bug"));
+    let write = tracing::subscriber::with_default(buggy, || {
+        catch_unwind(AssertUnwindSafe(|| db.unhealthy("connection refused")))
+    });
+    assert!(write.is_err(), "the subscriber's panic reaches the writer");
+    assert_eq!(
+        db.status(),
+        Status::Unhealthy,
+        "the write applied before the event"
+    );
+    assert_eq!(registry.probe(Probe::Readiness), Outcome::Fail);
+
+    db.healthy();
+    assert_eq!(db.status(), Status::Healthy, "a later write still applies");
+    assert_eq!(registry.probe(Probe::Readiness), Outcome::Pass);
 }

@@ -9,12 +9,12 @@ use crate::clock::{Clock, duration_nanos};
 use crate::heartbeat::{Heartbeat, StartupGate};
 use crate::report::Report;
 use crate::spec::{CheckSpec, RegistryError, check_range, validate_name};
-use crate::status::{Outcome, Probe, Status, counters};
-use crate::sync::{Arc, ArcSwap, AtomicU8, AtomicU64, Ordering};
+use crate::status::{Outcome, Probe, Status};
+use crate::sync::{Arc, ArcSwap, AtomicU8, AtomicU64, OnceLock, Ordering};
 
-use super::lifecycle::STARTED;
 use super::slot::{CheckHandle, Slot, Source};
-use super::{Registry, Shared, Table};
+use super::word::{self, LATCHED, MAX_MEMBERS, PENDING};
+use super::{ProbeState, Registry, Shared, Table};
 
 /// Collects checks, then freezes them into a [`Registry`].
 ///
@@ -69,15 +69,18 @@ impl RegistryBuilder {
     /// ```
     #[must_use]
     pub fn with_clock(clock: Clock) -> RegistryBuilder {
-        let no_wakers = Arc::new(Vec::new());
         RegistryBuilder {
             shared: Arc::new(Shared {
-                counters: [0, 0, 0].map(|word| CachePadded::new(AtomicU64::new(word))),
-                lifecycle: AtomicU8::new(0),
+                probes: Probe::ALL.map(|_| {
+                    CachePadded::new(ProbeState {
+                        word: AtomicU64::new(0),
+                        deadline: AtomicU64::new(0),
+                    })
+                }),
                 version: AtomicU64::new(0),
-                wakers: ArcSwap::new(Arc::clone(&no_wakers)),
-                no_wakers,
+                subscribers: ArcSwap::from_pointee(Vec::new()),
                 clock,
+                table: OnceLock::new(),
             }),
             slots: Vec::new(),
             #[cfg(feature = "runtime")]
@@ -162,6 +165,9 @@ impl RegistryBuilder {
 
     /// Adds a start-up gate: Unknown until [`StartupGate::done`], then Healthy.
     ///
+    /// Opening the gate is a write, like a handle's: it moves the probes' counts, settles
+    /// the start-up latch and wakes subscribers. A gate may join several registries.
+    ///
     /// # Errors
     ///
     /// As [`push`](Self::push), and [`RegistryError::MaxAgeOnGate`] if the spec has a
@@ -184,12 +190,12 @@ impl RegistryBuilder {
             });
         }
         let now = self.shared.clock.now();
-        self.add(
-            spec,
-            Source::Gate(Arc::clone(&gate.done)),
-            Arc::new(AtomicU64::new(now.as_nanos())),
-        )
-        .map(drop)
+        let slot = self.add(spec, Source::Gate, Arc::new(AtomicU64::new(now.as_nanos())))?;
+        gate.register(CheckHandle {
+            slot,
+            shared: Arc::clone(&self.shared),
+        });
+        Ok(())
     }
 
     fn add(
@@ -218,11 +224,17 @@ impl RegistryBuilder {
         if let Some(max_age) = max_age {
             check_range(&name, "max_age", max_age)?;
         }
-        // Heartbeats and gates never publish: their counted status is Healthy and the
-        // timed scan judges them at read time.
+        if self.slots.len() >= MAX_MEMBERS {
+            return Err(RegistryError::TooManyChecks {
+                name,
+                limit: MAX_MEMBERS,
+            });
+        }
+        // A heartbeat never publishes: its counted status is Healthy and the timed scan
+        // judges its silence at read time. A gate publishes Healthy when it opens.
         let initial = match source {
-            Source::Pushed => Status::Unknown,
-            Source::Heartbeat(_) | Source::Gate(_) => Status::Healthy,
+            Source::Pushed | Source::Gate => Status::Unknown,
+            Source::Heartbeat(_) => Status::Healthy,
         };
         let slot = Arc::new(Slot {
             name: name.into_boxed_str(),
@@ -237,10 +249,14 @@ impl RegistryBuilder {
             healthy: Arc::new(Report::new(Status::Healthy)),
         });
         for probe in slot.probes.iter() {
-            let unit = counters::unit(Outcome::of(initial, slot.critical, probe));
-            // Ordering: Release so a reader that counts this member also sees its slot;
-            // the handle may already be publishing on another thread.
-            self.shared.counters[probe.index()].fetch_add(unit, Ordering::Release);
+            let unit = word::unit(Outcome::of(initial, slot.critical, probe));
+            // Ordering: Relaxed; no reader exists before `build`, and the registry reaches
+            // its readers through whatever hands it over. Handles given out earlier may be
+            // publishing already: their adds and this one are RMWs on the same word, so
+            // none is lost whatever the ordering.
+            self.shared.probes[probe.index()]
+                .word
+                .fetch_add(unit, Ordering::Relaxed);
         }
         self.slots.push(Arc::clone(&slot));
         Ok(slot)
@@ -273,7 +289,7 @@ impl RegistryBuilder {
             members[probe.index()]
                 .iter()
                 .copied()
-                .filter(|&index| self.slots[index].is_timed())
+                .filter(|&index| self.slots[index].max_age.is_some())
                 .collect::<Box<[usize]>>()
         });
         let by_name = self
@@ -282,21 +298,55 @@ impl RegistryBuilder {
             .enumerate()
             .map(|(index, slot)| (slot.name.clone(), index))
             .collect();
+        let table = Arc::new(Table {
+            slots: self.slots.into_boxed_slice(),
+            members,
+            timed,
+            by_name,
+        });
+        let shared = self.shared;
+        // Ordering (every op until the registry is returned): Relaxed; no reader exists
+        // yet (see `add`), and the flags below are RMWs that no concurrent publish loses.
+        for probe in [Probe::Liveness, Probe::Readiness] {
+            let deadline = table.timed[probe.index()]
+                .iter()
+                .map(|&index| table.slots[index].fresh_until())
+                .min()
+                .unwrap_or(u64::MAX);
+            shared.probes[probe.index()]
+                .deadline
+                .store(deadline, Ordering::Relaxed);
+        }
+        let has_startup = !table.members[Probe::Startup.index()].is_empty();
+        if has_startup {
+            for probe in [Probe::Startup, Probe::Readiness] {
+                shared.probes[probe.index()]
+                    .word
+                    .fetch_or(PENDING, Ordering::Relaxed);
+            }
+        } else {
+            shared.probes[Probe::Startup.index()]
+                .word
+                .fetch_or(LATCHED, Ordering::Relaxed);
+        }
+        // Writers that find the table settle the latch when they change a startup member;
+        // one that raced this `set` and missed it leaves the latch to the next read,
+        // which settles it as well (reads evaluate it while `PENDING`).
+        if shared.table.set(Arc::clone(&table)).is_err() {
+            unreachable!("`build` consumes the builder, so the table is set once");
+        }
         let registry = Registry {
-            shared: self.shared,
-            table: Arc::new(Table {
-                slots: self.slots.into_boxed_slice(),
-                members,
-                timed,
-                by_name,
-            }),
+            timed: Probe::ALL
+                .map(|probe| probe != Probe::Startup && !table.timed[probe.index()].is_empty()),
+            shared,
+            table,
         };
-        if registry.table.members[Probe::Startup.index()].is_empty() {
-            // Ordering: Release pairs with the Acquire lifecycle loads of readers.
-            registry
+        if has_startup {
+            // Members that already pass (gates opened early, handles published before
+            // `build`) latch at once.
+            let _ = registry
                 .shared
-                .lifecycle
-                .fetch_or(STARTED, Ordering::Release);
+                .latch_startup(&registry.table, registry.now());
         }
         registry
     }

@@ -1,13 +1,13 @@
-//! The lifecycle: the start-up latch and the shutdown phases, one atomic byte.
+//! The lifecycle: the start-up latch and the shutdown phases, as flags in the startup and
+//! readiness words (see `word.rs`), so a probe read needs no other load to honour them.
 
+use crate::clock::Timestamp;
 use crate::status::{Outcome, Probe};
 use crate::sync::Ordering;
 
-use super::{Now, Registry};
-
-pub(super) const STARTED: u8 = 0b001;
-pub(super) const DRAINING: u8 = 0b010;
-pub(super) const STOPPED: u8 = 0b100;
+use super::subscription::Panics;
+use super::word::{DRAINING, LATCHED, PENDING, STOPPED};
+use super::{Registry, Shared, Table};
 
 /// Where the process is in its life; readiness passes only while `Serving`.
 ///
@@ -51,40 +51,70 @@ impl Phase {
     }
 }
 
-impl Registry {
-    /// The outcome the lifecycle alone decides, if it does: startup passes once latched;
-    /// readiness fails while draining or not yet started. Liveness has no gate.
-    pub(super) fn lifecycle_gate(&self, probe: Probe, now: &mut Now<'_>) -> Option<Outcome> {
-        if probe == Probe::Liveness {
-            return None;
+impl Shared {
+    /// Evaluates the startup probe's members at `now` and latches it once they pass: the
+    /// startup probe passes from then on, and readiness stops waiting for it.
+    ///
+    /// Readers call this while the words say `PENDING`, and writers whenever a startup
+    /// member's status changes or it comes back from stale, so a latch is announced at the
+    /// write that causes it. Latching is idempotent: the first to latch logs and notifies.
+    pub(super) fn latch_startup(&self, table: &Table, now: Timestamp) -> Outcome {
+        let startup = &self.probes[Probe::Startup.index()].word;
+        // Ordering: Acquire, as in `Registry::read`.
+        if startup.load(Ordering::Acquire) & LATCHED != 0 {
+            return Outcome::Pass;
         }
-        // Ordering: Acquire pairs with the Release RMWs in `raise_lifecycle` and the
-        // startup latch.
-        let lifecycle = self.shared.lifecycle.load(Ordering::Acquire);
-        let started = lifecycle & STARTED != 0;
-        match probe {
-            Probe::Startup => started.then_some(Outcome::Pass),
-            _ => (lifecycle & DRAINING != 0 || (!started && !self.latch_startup(now).is_passing()))
-                .then_some(Outcome::Fail),
-        }
-    }
-
-    /// Evaluates the startup members and latches the startup probe once they pass.
-    pub(super) fn latch_startup(&self, now: &mut Now<'_>) -> Outcome {
-        let outcome = self.members_outcome(Probe::Startup, now);
+        let outcome = self.members_outcome(table, Probe::Startup, now);
         if outcome.is_passing() {
-            // Ordering: Release pairs with the lifecycle loads; the RMW makes the latch
-            // idempotent when several readers latch at once.
-            let before = self.shared.lifecycle.fetch_or(STARTED, Ordering::AcqRel);
-            if before & STARTED == 0 {
-                tracing::info!(target: "health", "startup probe passed: latched");
-                self.shared.notify();
+            // Ordering: Relaxed; the latch publishes nothing of its own. The Release below
+            // carries it to readers that see readiness started, and `notify`'s to
+            // subscribers.
+            let before = startup.fetch_or(LATCHED, Ordering::Relaxed);
+            if before & LATCHED == 0 {
+                // Ordering: Release pairs with the readers' Acquire word loads: one that
+                // sees readiness started also sees startup latched (an aggregate never
+                // shows readiness passing beside a startup probe that fails).
+                self.probes[Probe::Readiness.index()]
+                    .word
+                    .fetch_and(!PENDING, Ordering::Release);
+                let mut panics = Panics::default();
+                panics.run(|| tracing::info!(target: "health", "startup probe passed: latched"));
+                self.notify(&mut panics);
+                panics.resume();
             }
+            // Latched: passes for good, whatever the members' warnings.
+            return Outcome::Pass;
         }
         outcome
     }
 
+    /// Returns `true` if the startup probe has latched, latching it if it passes now.
+    pub(super) fn is_started(&self, table: &Table, now: Timestamp) -> bool {
+        self.latch_startup(table, now).is_passing()
+    }
+
+    fn raise_lifecycle(&self, bits: u64, message: &'static str) {
+        // Ordering: Relaxed; the flags publish no other memory, and coherence alone makes
+        // any read that starts after this returns see them (every later value of the
+        // word, written by RMWs, keeps them). An RMW on the word continues the release
+        // sequences of the owners' adds, so readers still acquire those.
+        let before = self.probes[Probe::Readiness.index()]
+            .word
+            .fetch_or(bits, Ordering::Relaxed);
+        if before & bits != bits {
+            let mut panics = Panics::default();
+            panics.run(|| tracing::info!(target: "health", "{message}"));
+            self.notify(&mut panics);
+            panics.resume();
+        }
+    }
+}
+
+impl Registry {
     /// Returns where the process is in its life.
+    ///
+    /// Agrees with [`is_started`](Self::is_started): both latch the startup probe if its
+    /// members pass now.
     ///
     /// # Examples
     ///
@@ -93,13 +123,15 @@ impl Registry {
     /// ```
     #[must_use]
     pub fn phase(&self) -> Phase {
-        // Ordering: Acquire pairs with the lifecycle RMWs.
-        let lifecycle = self.shared.lifecycle.load(Ordering::Acquire);
-        if lifecycle & STOPPED != 0 {
+        // Ordering: Acquire, as in `Registry::read`.
+        let readiness = self.shared.probes[Probe::Readiness.index()]
+            .word
+            .load(Ordering::Acquire);
+        if readiness & STOPPED != 0 {
             Phase::Stopped
-        } else if lifecycle & DRAINING != 0 {
+        } else if readiness & DRAINING != 0 {
             Phase::Draining
-        } else if lifecycle & STARTED != 0 {
+        } else if self.is_started() {
             Phase::Serving
         } else {
             Phase::Starting
@@ -115,7 +147,7 @@ impl Registry {
     /// ```
     #[must_use]
     pub fn is_started(&self) -> bool {
-        // Latches, as any startup read does, if the startup members pass now.
+        // The startup probe's read latches it if its members pass now.
         self.probe(Probe::Startup).is_passing()
     }
 
@@ -132,7 +164,8 @@ impl Registry {
     /// assert_eq!(registry.probe(Probe::Liveness), Outcome::Pass);
     /// ```
     pub fn begin_shutdown(&self) {
-        self.raise_lifecycle(DRAINING, "shutdown began: readiness fails from now on");
+        self.shared
+            .raise_lifecycle(DRAINING, "shutdown began: readiness fails from now on");
     }
 
     /// Marks the server stopped (implies [`begin_shutdown`](Self::begin_shutdown)).
@@ -145,17 +178,6 @@ impl Registry {
     /// assert_eq!(registry.phase(), health_core::Phase::Stopped);
     /// ```
     pub fn stop(&self) {
-        self.raise_lifecycle(DRAINING | STOPPED, "stopped");
-    }
-
-    fn raise_lifecycle(&self, bits: u8, message: &'static str) {
-        // Ordering: Release pairs with the readers' Acquire lifecycle loads; being an RMW
-        // on the one lifecycle byte, it is ordered after any earlier latch, and any read
-        // that starts after this returns sees the bit (coherence).
-        let before = self.shared.lifecycle.fetch_or(bits, Ordering::AcqRel);
-        if before & bits != bits {
-            tracing::info!(target: "health", "{message}");
-            self.shared.notify();
-        }
+        self.shared.raise_lifecycle(DRAINING | STOPPED, "stopped");
     }
 }

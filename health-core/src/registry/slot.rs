@@ -1,43 +1,53 @@
-//! One slot per check and the lock-free protocol that keeps the per-probe counters in
-//! step with the slots: the publish, drain and read steps, with their orderings.
+//! One slot per check and the lock-free protocol that keeps the probe words in step with
+//! the slots: the publish, drain and read steps, with their orderings.
 //!
 //! # Memory ordering
 //!
-//! Each probe has one packed counter word (failing and warning members, see
-//! `status::counters`); a probe read is one `Acquire` load of it, plus one load per
-//! *timed* member (heartbeats, gates, checks with a `max_age`) against a single clock
-//! read. The word is only ever changed by a slot's *owner*, and a slot has at most one
-//! owner at a time, so each check's contribution to the counters moves through exactly
-//! the statuses it had, in order, and the counts never go negative or borrow across
-//! halves.
+//! Each probe has one word (see `word.rs`) holding its failing and warning member counts;
+//! a probe read is one `Acquire` load of it (and, for a probe with timed members, of its
+//! deadline first; see `read.rs`). The counts are only ever changed by a slot's *owner*,
+//! and a slot has at most one owner at a time, so each check's contribution moves through
+//! exactly the statuses it had, in order, and the counts never go negative or borrow.
 //!
-//! A slot's `state` byte holds the status last applied to the counters and two flags,
-//! `BUSY` (a writer owns the slot) and `DIRTY` (a report arrived that the owner may not
-//! have seen). A write is:
+//! A slot's `state` byte holds the status last applied to the words and two flags, `BUSY`
+//! (a writer owns the slot) and `DIRTY` (a report arrived that the owner may not have
+//! seen). A write is:
 //!
-//! 1. raise the stamp (`fetch_max`, `Relaxed`);
-//! 2. store the new report in the slot's `ArcSwap`;
-//! 3. `fetch_or(BUSY | DIRTY)` with `AcqRel`. If `BUSY` was already set, the owner will
-//!    see the report, and the writer returns: nobody waits for anybody.
-//!    Otherwise the writer is now the owner and *drains*: clear `DIRTY` (`AcqRel`, which
-//!    acquires every writer's step 3 and so its report), load the newest report, move
-//!    the counters from the applied status to the report's status with one `fetch_add`
-//!    per probe (`Release`), then give up ownership with a compare-exchange that only
-//!    succeeds if `DIRTY` is still clear; if a report arrived meanwhile it drains again.
+//! 1. store the new report in the slot's `ArcSwap`;
+//! 2. `fetch_or(BUSY | DIRTY)`, `Release`: if `BUSY` was already set, the owner will see
+//!    the report, and the writer returns: nobody waits for anybody. Otherwise the writer
+//!    is now the owner and *drains*, one transition per turn:
+//! 3. clear `DIRTY` (`Acquire`: it reads the last of the writers' RMWs on `state`, so it
+//!    acquires every writer's step 2 and their reports), read the clock, load the newest
+//!    report;
+//! 4. move the counts from the applied status to the report's with one `fetch_add` per
+//!    probe (`Release`);
+//! 5. give up ownership with one `fetch_xor` (`Release`) that clears `BUSY` and writes
+//!    the new status, leaving `DIRTY` as it is;
+//! 6. raise the stamp to the clock read of step 3 (`fetch_max`, `Release`): after the
+//!    class, so that a reader meets at worst a new class with an old stamp (see `read.rs`
+//!    for why that mix is harmless and the other is not);
+//! 7. *announce*, owning nothing: the tracing event, the start-up latch, waking
+//!    subscribers. These run user code (a tracing subscriber, a waker) that may panic; the
+//!    slot is consistent by then, so a panic reaches the writer's caller and freezes
+//!    nothing (a report left `DIRTY` is applied by the next write);
+//! 8. if step 5 found `DIRTY`, a report arrived during the turn: take the slot again as
+//!    in step 2 (unless a newer writer already did) and drain another turn.
 //!
-//! So the happens-before chain writer → owner → reader is: report store, then `Release`
-//! RMW on `state`; owner's `Acquire` on `state`, report load, `Release` add on the counter
-//! word; reader's `Acquire` load of the counter word, then its report load. A reader that
-//! sees a check's new class therefore sees a report (and stamp) at least that new.
+//! So the happens-before chain writer → owner → reader is: report store, then the
+//! `Release` RMW on `state`; the owner's `Acquire` RMW on `state`, report load, `Release`
+//! add on the word; the reader's `Acquire` load of the word, then its report load. A
+//! reader that sees a check's new class therefore sees a report at least that new, and
+//! one that sees its new applied status (`Slot::applied`, acquiring step 5) too.
 //!
 //! # Consistency
 //!
 //! A reader sees, per probe, the counts of some set of statuses each check really had
 //! (its applied status, which moves along that check's own history), never a mix the
-//! writes could not produce. When no write is in flight, the counters equal the fold of
-//! the slots' statuses; when two writers race on one check, the later report wins.
-//! Writes to one check that land while its owner drains are coalesced: the owner applies
-//! the newest, and the tracing event names that transition only.
+//! writes could not produce. When no write is in flight, the counts equal the fold of the
+//! slots' statuses; when two writers race on one check, the later report wins. Writes to
+//! one check that land during an owner's turn are coalesced: the next turn applies the
+//! newest, and the tracing event names that transition only.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -45,13 +55,15 @@ use std::time::Duration;
 
 use crossbeam_utils::CachePadded;
 
-use crate::clock::{Timestamp, duration_nanos};
+use crate::clock::Timestamp;
 use crate::report::Report;
 use crate::spec::{CheckKind, Probes};
-use crate::status::{Outcome, Probe, Status, counters};
-use crate::sync::{Arc, ArcSwap, AtomicBool, AtomicU8, AtomicU64, Ordering};
+use crate::status::{Outcome, Probe, Status};
+use crate::sync::{Arc, ArcSwap, AtomicU8, AtomicU64, Ordering};
 
 use super::Shared;
+use super::subscription::Panics;
+use super::word;
 
 const STATUS_MASK: u8 = 0b0011;
 const BUSY: u8 = 0b0100;
@@ -61,11 +73,11 @@ const DIRTY: u8 = 0b1000;
 pub(super) enum Source {
     /// By published reports.
     Pushed,
-    /// By the stamp's age (the stamp is the heartbeat's); its reason starts with the
-    /// heartbeat's wording of the silence.
+    /// By the stamp's age (the stamp is the heartbeat's); counted Healthy. Its reason
+    /// starts with the heartbeat's wording of the silence.
     Heartbeat(&'static str),
-    /// By a start-up gate's flag.
-    Gate(Arc<AtomicBool>),
+    /// By a start-up gate: Unknown until the gate publishes Healthy when it opens.
+    Gate,
 }
 
 pub(super) struct Slot {
@@ -79,6 +91,7 @@ pub(super) struct Slot {
     /// Applied status (`STATUS_MASK`) plus `BUSY` and `DIRTY`; see the module docs.
     pub(super) state: CachePadded<AtomicU8>,
     /// Time of the last result, in clock nanoseconds; shared with the heartbeat, if any.
+    /// Only grows (`fetch_max`), except by a heartbeat's racing beats (see `read.rs`).
     pub(super) stamp: Arc<AtomicU64>,
     pub(super) report: ArcSwap<Report>,
     /// A ready `Healthy` report, so `healthy()` and the runner's plain passes allocate
@@ -88,49 +101,44 @@ pub(super) struct Slot {
 
 impl Slot {
     pub(super) fn applied(&self) -> Status {
-        // Ordering: Acquire pairs with the owner's releasing compare-exchange in
+        // Ordering: Acquire pairs with the owner's releasing `fetch_xor` in
         // `CheckHandle::drain`, so a report loaded after this is at least as new.
         Status::from_bits(self.state.load(Ordering::Acquire) & STATUS_MASK)
     }
 
-    pub(super) fn is_timed(&self) -> bool {
-        self.max_age.is_some() || matches!(self.source, Source::Gate(_))
+    /// The time of the last result (or beat), in clock nanoseconds.
+    pub(super) fn stamp(&self) -> u64 {
+        // Ordering: Acquire pairs with the owner's Release `fetch_max` in `drain`: a
+        // reader that sees a stamp sees the class applied before it (see `read.rs`).
+        self.stamp.load(Ordering::Acquire)
     }
 
-    /// The silence since the last result if it exceeds `max_age`.
-    fn staleness(&self, now: Timestamp) -> Option<Duration> {
-        let max_age = self.max_age?;
-        // Ordering: the stamp publishes nothing; see the module docs for why a reader that
-        // acquired the counters also sees the stamp written with the report they count.
-        let stamp = Timestamp::from_nanos(self.stamp.load(Ordering::Relaxed));
-        let age = now.saturating_duration_since(stamp);
-        (duration_nanos(age) > max_age).then_some(age)
+    /// The last moment (clock nanoseconds) at which the last result is still fresh;
+    /// `u64::MAX` for a check without `max_age`.
+    pub(super) fn fresh_until(&self) -> u64 {
+        self.max_age
+            .map_or(u64::MAX, |max_age| self.stamp().saturating_add(max_age))
     }
 
-    /// The status time or a gate imposes, overriding the applied one: Unknown while a
-    /// gate is closed, Unhealthy (with the age) once stale.
-    fn read_time_status(&self, now: Timestamp) -> Option<(Status, Option<Duration>)> {
-        if let Source::Gate(done) = &self.source {
-            // Ordering: Acquire pairs with `StartupGate::done`.
-            if !done.load(Ordering::Acquire) {
-                return Some((Status::Unknown, None));
-            }
+    /// Whether a result stamped `stamp` is stale at `now`.
+    fn is_stale_at(&self, stamp: u64, now: Timestamp) -> bool {
+        self.max_age
+            .is_some_and(|max_age| now.as_nanos().saturating_sub(stamp) > max_age)
+    }
+
+    /// The status at `now` and the stamp it was judged by, with the silence since the
+    /// last result if that is past `max_age` (then the status is Unhealthy).
+    pub(super) fn status_at(&self, now: Timestamp) -> (Status, Timestamp, Option<Duration>) {
+        // The stamp before the status, as every reader takes freshness before the class.
+        let stamp = self.stamp();
+        let applied = self.applied();
+        let stamp_at = Timestamp::from_nanos(stamp);
+        if self.is_stale_at(stamp, now) {
+            let age = now.saturating_duration_since(stamp_at);
+            (Status::Unhealthy, stamp_at, Some(age))
+        } else {
+            (applied, stamp_at, None)
         }
-        self.staleness(now)
-            .map(|age| (Status::Unhealthy, Some(age)))
-    }
-
-    /// How this timed member counts towards `probe` beyond what the counters hold.
-    pub(super) fn timed_outcome(&self, probe: Probe, now: Timestamp) -> Outcome {
-        self.read_time_status(now)
-            .map_or(Outcome::Pass, |(status, _)| {
-                Outcome::of(status, self.critical, probe)
-            })
-    }
-
-    pub(super) fn status_at(&self, now: Timestamp) -> (Status, Option<Duration>) {
-        self.read_time_status(now)
-            .unwrap_or_else(|| (self.applied(), None))
     }
 }
 
@@ -253,99 +261,140 @@ impl CheckHandle {
 
     /// Refreshes the stamp without changing the result: the runner calls this when a
     /// threshold holds a result back, so a live runner never looks stale.
-    #[cfg(feature = "runtime")]
+    #[cfg_attr(not(feature = "runtime"), allow(dead_code))]
     pub(crate) fn touch(&self) {
-        // Ordering: see `publish_arc`; a stamp alone publishes nothing.
-        self.slot
-            .stamp
-            .fetch_max(self.shared.clock.now().as_nanos(), Ordering::Relaxed);
+        let now = self.shared.clock.now();
+        // Ordering: Relaxed; a touch applies no class, so it has nothing to publish: the
+        // class it vouches for is the one already applied. Being an RMW, it continues the
+        // release sequence of the owner's last `fetch_max`, so a reader that loads this
+        // stamp still acquires that owner's class.
+        let previous = self.slot.stamp.fetch_max(now.as_nanos(), Ordering::Relaxed);
+        if self.slot.is_stale_at(previous, now) {
+            self.announce(None, true, now);
+        }
+    }
+
+    /// [`touch`](Self::touch), for the loom models (the runner that calls it does not
+    /// build under loom).
+    #[cfg(loom)]
+    #[doc(hidden)]
+    pub fn loom_touch(&self) {
+        self.touch();
     }
 
     fn publish_arc(&self, report: Arc<Report>) {
-        let now = self.shared.clock.now();
-        // Ordering: Relaxed; the stamp is published to readers by the Release RMW below
-        // (see the module docs). `fetch_max` keeps it monotonic under racing writers.
-        self.slot.stamp.fetch_max(now.as_nanos(), Ordering::Relaxed);
         self.slot.report.store(report);
         // Ordering: Release publishes the report stored above to whichever thread owns
         // the slot (it clears DIRTY with an Acquire RMW and only then loads the report).
-        // Acquire because if we become the owner we must see the counters' contributions
-        // the previous owner applied before releasing. Weaker, the owner could load an
-        // older report and apply a stale status with nobody left to fix it.
-        let before = self.slot.state.fetch_or(BUSY | DIRTY, Ordering::AcqRel);
+        // Weaker, the owner could load an older report and apply a stale status with
+        // nobody left to fix it. No Acquire: if we become the owner, the Acquire of the
+        // drain's first RMW orders everything the previous owner released.
+        let before = self.slot.state.fetch_or(BUSY | DIRTY, Ordering::Release);
         if before & BUSY == 0 {
             self.drain(Status::from_bits(before & STATUS_MASK));
         }
     }
 
-    /// Runs as the slot's only owner: applies the newest report until none is pending.
-    fn drain(&self, mut applied: Status) {
-        let in_word = applied;
+    /// Runs as the slot's owner: applies the newest report, one turn per transition,
+    /// until no report is pending.
+    fn drain(&self, mut from: Status) {
         loop {
-            // Ordering: AcqRel; Acquire synchronises with every writer whose DIRTY we
-            // clear, so the report load below sees their reports. Clearing *before* the
-            // load means a writer that stores later sets DIRTY again and fails our release.
-            self.slot.state.fetch_and(!DIRTY, Ordering::AcqRel);
+            // Ordering: Acquire synchronises with every writer whose DIRTY we clear (it
+            // reads the last RMW of the release sequence on `state`), so the report load
+            // below sees their reports. Clearing *before* the load means a writer that
+            // stores later sets DIRTY again and the turn ends with another.
+            self.slot.state.fetch_and(!DIRTY, Ordering::Acquire);
+            let now = self.shared.clock.now();
             let report = self.slot.report.load_full();
-            let target = report.status();
-            if target != applied {
-                self.apply(applied, &report);
-                applied = target;
+            let to = report.status();
+            if to != from {
+                self.apply(from, to);
             }
-            // Ordering: Release publishes the counter updates and the report load to the
-            // next owner and to `Slot::applied` readers; it fails if a writer set DIRTY
-            // since our `fetch_and`, and then we drain again.
-            match self.slot.state.compare_exchange(
-                BUSY | in_word.to_bits(),
-                applied.to_bits(),
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
-                Ok(_) => return,
-                Err(current) => debug_assert_eq!(
-                    current & (BUSY | DIRTY),
-                    BUSY | DIRTY,
-                    "only writers raising DIRTY may change a busy slot"
-                ),
+            // Ordering: Release publishes the applied status with the report loaded
+            // above to `Slot::applied` readers (and the counts to the next owner).
+            let released = self
+                .slot
+                .state
+                .fetch_xor(BUSY | (from.to_bits() ^ to.to_bits()), Ordering::Release);
+            debug_assert_eq!(
+                released & (BUSY | STATUS_MASK),
+                BUSY | from.to_bits(),
+                "only the owner changes a busy slot's status"
+            );
+            // Ordering: Release pairs with the Acquire stamp loads of readers (`read.rs`):
+            // one that sees this stamp sees the class applied above. Raised after the
+            // class, so a reader meets at worst a new class with an old stamp.
+            let previous = self.slot.stamp.fetch_max(now.as_nanos(), Ordering::Release);
+            let revived = self.slot.is_stale_at(previous, now);
+            self.announce((to != from).then_some((from, &*report)), revived, now);
+            if released & DIRTY == 0 {
+                return;
+            }
+            // A report arrived during the turn: take the slot again, as a writer does,
+            // unless a newer writer already has.
+            // Ordering: as in `publish_arc`.
+            let before = self.slot.state.fetch_or(BUSY | DIRTY, Ordering::Release);
+            if before & BUSY != 0 {
+                return;
+            }
+            from = Status::from_bits(before & STATUS_MASK);
+        }
+    }
+
+    /// Moves this check's contribution to every probe it belongs to from `from` to `to`.
+    /// Only the owner calls this.
+    fn apply(&self, from: Status, to: Status) {
+        for probe in self.slot.probes.iter() {
+            let delta = word::delta(
+                Outcome::of(from, self.slot.critical, probe),
+                Outcome::of(to, self.slot.critical, probe),
+            );
+            if delta != 0 {
+                // Ordering: Release pairs with the readers' Acquire word loads in
+                // `read.rs`: a reader that sees this class sees the report behind it.
+                self.shared.probes[probe.index()]
+                    .word
+                    .fetch_add(delta, Ordering::Release);
             }
         }
     }
 
-    /// Moves this check's contribution to every probe it belongs to from `from` to the
-    /// report's status. Only the owner calls this.
-    fn apply(&self, from: Status, report: &Report) {
-        let to = report.status();
-        let mut changed = false;
-        for probe in self.slot.probes.iter() {
-            let delta = counters::delta(
-                Outcome::of(from, self.slot.critical, probe),
-                Outcome::of(to, self.slot.critical, probe),
-            );
-            if delta == 0 {
-                continue;
-            }
-            let counter = &self.shared.counters[probe.index()];
-            // Ordering: Release pairs with the readers' Acquire load in
-            // `Registry::members_outcome`: a reader that sees this class sees the report.
-            let before = counter.fetch_add(delta, Ordering::Release);
-            changed |= counters::outcome(before) != counters::outcome(before.wrapping_add(delta));
+    /// Tells the world, owning nothing: logs the transition from `change`'s status to the
+    /// report's, if any, and on a transition or a return from stale settles the start-up
+    /// latch and wakes subscribers. A panic in a callback resumes after all of them ran.
+    fn announce(&self, change: Option<(Status, &Report)>, revived: bool, now: Timestamp) {
+        let mut panics = Panics::default();
+        if let Some((from, report)) = change {
+            panics.run(|| transition_event(&self.slot.name, from, report));
         }
-        let check = &*self.slot.name;
-        let duration = report.duration();
-        match (to, report.reason()) {
-            (Status::Unhealthy, reason) => {
-                let reason = reason.unwrap_or("");
-                tracing::warn!(target: "health", check = %check, %from, %to, reason, ?duration, "check transition");
+        if change.is_some() || revived {
+            if self.slot.probes.contains(Probe::Startup)
+                && let Some(table) = self.shared.table.get()
+            {
+                panics.run(|| {
+                    self.shared.latch_startup(table, now);
+                });
             }
-            (_, Some(reason)) => {
-                tracing::info!(target: "health", check = %check, %from, %to, reason, ?duration, "check transition");
-            }
-            (_, None) => {
-                tracing::info!(target: "health", check = %check, %from, %to, ?duration, "check transition");
-            }
+            self.shared.notify(&mut panics);
         }
-        if changed {
-            self.shared.notify();
+        panics.resume();
+    }
+}
+
+/// The `tracing` event of one transition: a warning into Unhealthy, information otherwise.
+fn transition_event(check: &str, from: Status, report: &Report) {
+    let to = report.status();
+    let duration = report.duration();
+    match (to, report.reason()) {
+        (Status::Unhealthy, reason) => {
+            let reason = reason.unwrap_or("");
+            tracing::warn!(target: "health", check = %check, %from, %to, reason, ?duration, "check transition");
+        }
+        (_, Some(reason)) => {
+            tracing::info!(target: "health", check = %check, %from, %to, reason, ?duration, "check transition");
+        }
+        (_, None) => {
+            tracing::info!(target: "health", check = %check, %from, %to, ?duration, "check transition");
         }
     }
 }

@@ -8,7 +8,7 @@ use crate::clock::{Timestamp, format_duration};
 use crate::report::Report;
 use crate::spec::{CheckKind, Probes};
 use crate::status::{Outcome, Probe, Status};
-use crate::sync::{Arc, Ordering};
+use crate::sync::Arc;
 
 use super::slot::{Slot, Source};
 
@@ -149,11 +149,9 @@ impl<'a> CheckView<'a> {
     /// ```
     #[must_use]
     pub fn snapshot_at(&self, now: Timestamp) -> CheckSnapshot {
-        let (status, stale) = self.slot.status_at(now);
+        let (status, stamp, stale) = self.slot.status_at(now);
         // The status was read first: the report is at least as new (module docs).
         let report = self.slot.report.load_full();
-        // Ordering: see `Slot::staleness`.
-        let stamp = Timestamp::from_nanos(self.slot.stamp.load(Ordering::Relaxed));
         let has_result =
             !matches!(self.slot.source, Source::Pushed) || report.status() != Status::Unknown;
         let stale_reason = stale.map(|age| {
@@ -176,7 +174,7 @@ impl<'a> CheckView<'a> {
                 ),
             }
         });
-        let gate_reason = matches!(&self.slot.source, Source::Gate(_))
+        let gate_reason = matches!(&self.slot.source, Source::Gate)
             .then_some(status == Status::Unknown)
             .filter(|&closed| closed)
             .map(|_| "not done yet".to_owned());
