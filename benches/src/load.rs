@@ -1,5 +1,6 @@
 //! The in-process load client: N keep-alive HTTP/1.1 connections, each sending its next request
-//! as soon as the previous response is read, for a fixed time.
+//! as soon as the previous response is read, for a fixed time. And [`Prober`], a
+//! kubelet-like client on blocking sockets, for the `saturated` scenario.
 //!
 //! Every request's latency is kept (in microseconds, one `u32` each), so percentiles are exact:
 //! at loopback rates a 5-second window holds a few hundred thousand samples, a few MB at most.
@@ -214,6 +215,187 @@ impl Report {
     }
 }
 
+/// How a [`Prober`] connects: as the kubelet does (a new connection per probe), or over
+/// one kept-alive connection, as a load balancer's health checker often does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Connect {
+    /// A new connection for every probe, closed after the answer.
+    PerProbe,
+    /// One connection for every probe; after a timeout it is dropped and a new one made.
+    KeepAlive,
+}
+
+/// A kubelet-like prober: blocking sockets on the calling thread (no tokio runtime, so a
+/// blocked runtime cannot delay the client), one probe at a time, each bounded by a
+/// timeout as `timeoutSeconds` bounds the kubelet's.
+#[derive(Clone, Debug)]
+pub struct Prober {
+    /// How each probe connects.
+    pub connect: Connect,
+    /// Asked in turn, one per probe.
+    pub paths: Vec<String>,
+    /// The time between the starts of two probes (a probe that takes longer delays the
+    /// next).
+    pub every: Duration,
+    /// How long a probe may take, from connecting to the whole answer, before it counts
+    /// as timed out (the kubelet's `timeoutSeconds`, 1 s by default).
+    pub timeout: Duration,
+}
+
+/// What one path's probes saw: the latency of each answered probe and the timed-out ones.
+#[derive(Clone, Debug, Default)]
+pub struct Probed {
+    /// Latencies in µs of the probes answered in time, sorted ascending.
+    pub micros: Vec<u32>,
+    /// Probes not answered within the timeout.
+    pub timeouts: usize,
+    /// Probes that failed otherwise (refused, reset, an answer that is not `200`).
+    pub errors: usize,
+}
+
+impl Probed {
+    /// Returns the number of probes sent.
+    #[must_use]
+    pub fn probes(&self) -> usize {
+        self.micros.len() + self.timeouts + self.errors
+    }
+
+    /// Returns the latency in µs that `per_mille` thousandths of *all* probes did not
+    /// exceed, a timed-out or failed probe counting as slower than any answer: `None`
+    /// when that rank falls on one (or nothing was sent).
+    ///
+    /// # Panics
+    ///
+    /// If `per_mille` is not in `1..=1000`.
+    #[must_use]
+    pub fn percentile(&self, per_mille: usize) -> Option<u32> {
+        assert!(
+            (1..=1000).contains(&per_mille),
+            "per_mille {per_mille} is not in 1..=1000"
+        );
+        let rank = (self.probes() * per_mille).div_ceil(1000);
+        rank.checked_sub(1)
+            .and_then(|index| self.micros.get(index).copied())
+    }
+}
+
+impl Prober {
+    /// Probes `addr` until `until`, returning one [`Probed`] per path (in `paths` order).
+    ///
+    /// Blocks the calling thread; run it on a thread of its own.
+    #[must_use]
+    pub fn run(&self, addr: SocketAddr, until: Instant) -> Vec<Probed> {
+        let mut probed = vec![Probed::default(); self.paths.len()];
+        let mut kept: Option<std::net::TcpStream> = None;
+        let mut next = Instant::now();
+        for (index, path) in self.paths.iter().enumerate().cycle() {
+            let now = Instant::now();
+            if now >= until {
+                break;
+            }
+            if next > now {
+                std::thread::sleep(next - now);
+            }
+            let started = Instant::now();
+            next = started + self.every;
+            let deadline = started + self.timeout;
+            let result = match self.connect {
+                Connect::PerProbe => probe_once(addr, path, deadline, &mut None, true),
+                Connect::KeepAlive => probe_once(addr, path, deadline, &mut kept, false),
+            };
+            let record = &mut probed[index];
+            match result {
+                Ok(()) => {
+                    let micros = started.elapsed().as_micros();
+                    record
+                        .micros
+                        .push(u32::try_from(micros).unwrap_or(u32::MAX));
+                }
+                Err(err) if is_timeout(&err) => {
+                    record.timeouts += 1;
+                    kept = None;
+                }
+                Err(_) => {
+                    record.errors += 1;
+                    kept = None;
+                }
+            }
+        }
+        for record in &mut probed {
+            record.micros.sort_unstable();
+        }
+        probed
+    }
+}
+
+fn is_timeout(err: &io::Error) -> bool {
+    matches!(
+        err.kind(),
+        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
+    )
+}
+
+/// Sends one `GET path` and reads the whole answer by `deadline`, on `kept` if it holds a
+/// connection (making one otherwise, and keeping it unless `close`).
+fn probe_once(
+    addr: SocketAddr,
+    path: &str,
+    deadline: Instant,
+    kept: &mut Option<std::net::TcpStream>,
+    close: bool,
+) -> io::Result<()> {
+    use std::io::{Read as _, Write as _};
+
+    let remaining = || {
+        deadline
+            .checked_duration_since(Instant::now())
+            .filter(|left| !left.is_zero())
+            .ok_or_else(|| io::Error::from(io::ErrorKind::TimedOut))
+    };
+    let mut stream = if let Some(stream) = kept.take() {
+        stream
+    } else {
+        let stream = std::net::TcpStream::connect_timeout(&addr, remaining()?)?;
+        stream.set_nodelay(true)?;
+        stream
+    };
+    let connection = if close { "close" } else { "keep-alive" };
+    let request = format!("GET {path} HTTP/1.1\r\nHost: probe\r\nConnection: {connection}\r\n\r\n");
+    stream.set_write_timeout(Some(remaining()?))?;
+    stream.write_all(request.as_bytes())?;
+    let mut buffer = Vec::with_capacity(256);
+    let mut chunk = [0u8; 1024];
+    loop {
+        if let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buffer[..end]);
+            let length = head
+                .lines()
+                .find_map(|line| {
+                    let (name, value) = line.split_once(':')?;
+                    name.eq_ignore_ascii_case("content-length")
+                        .then(|| value.trim().parse::<usize>().ok())
+                        .flatten()
+                })
+                .unwrap_or(0);
+            if buffer.len() >= end + 4 + length {
+                if !head.starts_with("HTTP/1.1 200") {
+                    return Err(io::Error::other(format!("{path}: {head}")));
+                }
+                if !close {
+                    *kept = Some(stream);
+                }
+                return Ok(());
+            }
+        }
+        stream.set_read_timeout(Some(remaining()?))?;
+        let read = stream.read(&mut chunk)?;
+        if read == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        buffer.extend_from_slice(&chunk[..read]);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -245,6 +427,20 @@ mod tests {
         assert_eq!(report.micros, [1, 2, 3, 4, 5, 6]);
         assert!((report.per_second() - 2.0).abs() < f64::EPSILON);
         assert_eq!(report.percentile(500), 3);
+    }
+
+    #[test]
+    fn probe_percentiles_rank_timeouts_last() {
+        let probed = super::Probed {
+            micros: (1..=98).collect(),
+            timeouts: 1,
+            errors: 1,
+        };
+        assert_eq!(probed.probes(), 100);
+        assert_eq!(probed.percentile(500), Some(50));
+        assert_eq!(probed.percentile(980), Some(98));
+        assert_eq!(probed.percentile(990), None, "the 99th probe timed out");
+        assert_eq!(super::Probed::default().percentile(990), None);
     }
 
     #[test]

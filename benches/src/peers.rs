@@ -151,8 +151,10 @@ pub async fn serve_axum_rwlock(
     async fn readyz(State(checks): State<Arc<RwLockHashMap>>) -> (StatusCode, &'static str) {
         verdict(checks.aggregate())
     }
+    // `/livez`: the process answers, which is all such a service checks for liveness.
     let app = Router::new()
         .route("/readyz", get(readyz))
+        .route("/livez", get(|| async { "ok" }))
         .with_state(checks);
     axum::serve(listener, app).await
 }

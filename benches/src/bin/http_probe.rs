@@ -19,6 +19,10 @@
 //! are pooled ([`Report::merge`]): a busy moment of a shared machine then lands on one round
 //! of every server rather than on one server.
 //!
+//! `--saturated spin|sleep [--secs 10]` instead runs the `saturated` scenario (see the
+//! [`saturated`] module): probes while every worker of the application's runtime is held
+//! by a task that spins (`spin`: 100% CPU) or blocks in a system call (`sleep`).
+//!
 //! # Runtime
 //!
 //! Client and servers share one multi-threaded tokio runtime with one worker per core
@@ -49,7 +53,7 @@ use tokio::net::TcpListener;
 
 const USAGE: &str = "usage: http_probe [--conns N (32)] [--secs S (5)] [--threads T (cores)] \
                      [--rounds R (1)]\n       http_probe --serve NAME [--addr A (127.0.0.1:18084)] \
-                     [--threads T (cores)]";
+                     [--threads T (cores)]\n       http_probe --saturated spin|sleep [--secs S (5)]";
 
 /// Requests before the window that are not recorded: connection set-up and warm caches.
 const WARMUP: Duration = Duration::from_millis(500);
@@ -226,6 +230,8 @@ struct Args {
     /// `--serve`: run this server alone on `addr` instead of measuring.
     serve: Option<Peer>,
     addr: SocketAddr,
+    /// `--saturated`: run the saturated scenario, holding the workers this way.
+    saturated: Option<saturated::Hold>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -236,6 +242,7 @@ fn parse_args() -> Result<Args, String> {
         rounds: 1,
         serve: None,
         addr: SocketAddr::from(([127, 0, 0, 1], 18084)),
+        saturated: None,
     };
     let mut words = std::env::args().skip(1);
     while let Some(flag) = words.next() {
@@ -250,6 +257,13 @@ fn parse_args() -> Result<Args, String> {
                 let peer = PEERS.into_iter().find(|peer| peer.slug() == value);
                 args.serve =
                     Some(peer.ok_or_else(|| format!("--serve: no server {value}\n{USAGE}"))?);
+            }
+            "--saturated" => {
+                args.saturated = Some(match value.as_str() {
+                    "spin" => saturated::Hold::Spin,
+                    "sleep" => saturated::Hold::Sleep,
+                    _ => return Err(format!("--saturated: spin or sleep, not {value}\n{USAGE}")),
+                });
             }
             "--addr" => {
                 args.addr = value
@@ -273,6 +287,15 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Some(hold) = args.saturated {
+        return match saturated::run(hold, Duration::from_secs(args.secs)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("http_probe: {error}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let result = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(args.threads)
         .enable_all()
@@ -390,6 +413,233 @@ fn print_table(rows: &[(&str, Report)]) {
     }
 }
 
+/// The `saturated` scenario: probes while the application's runtime is 100% held.
+///
+/// For each row, a fresh application runtime with tokio's default worker count (one per
+/// core) gets one task per worker that holds it until the window ends: `spin` keeps the
+/// core busy (a CPU-heavy handler), `sleep` blocks in a system call (a blocking driver in
+/// async code). Each task waits at a barrier until every worker holds one, so no worker is
+/// free during the window. Then two clients on threads of their own (blocking sockets, no
+/// runtime) probe `/livez` and `/readyz` in turn every [`EVERY`](saturated::EVERY) with the
+/// kubelet's 1 s timeout: one opens a connection per probe as the kubelet does, the other
+/// keeps one alive.
+///
+/// The rows serve the same 8 healthy readiness checks: health-http's `serve` spawned on the
+/// application runtime, the same served by `Serve::spawn` on a thread of its own, and axum
+/// with an `RwLock<HashMap>` on the application runtime.
+mod saturated {
+    use std::io;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Barrier};
+    use std::time::{Duration, Instant};
+
+    use health_benches::Contender as _;
+    use health_benches::load::{Connect, Probed, Prober};
+    use health_benches::peers;
+    use health_benches::rwlock_hashmap::RwLockHashMap;
+    use health_http::{HealthService, ProbeServer};
+    use tokio::runtime::Runtime;
+
+    use super::{CHECKS, healthy_registry, load_average};
+
+    /// The time between the starts of two probes of one client.
+    pub(super) const EVERY: Duration = Duration::from_millis(5);
+
+    /// The kubelet's default `timeoutSeconds`.
+    const TIMEOUT: Duration = Duration::from_secs(1);
+
+    const PATHS: [&str; 2] = ["/livez", "/readyz"];
+
+    /// How the application's workers are held.
+    #[derive(Clone, Copy, Debug)]
+    pub(super) enum Hold {
+        /// Busy-looping: the workers' cores are 100% busy.
+        Spin,
+        /// Blocked in `std::thread::sleep`: the workers are stuck, their cores idle.
+        Sleep,
+    }
+
+    #[derive(Clone, Copy, Debug)]
+    pub(super) enum Row {
+        Shared,
+        Dedicated,
+        Axum,
+    }
+
+    impl Row {
+        fn name(self) -> &'static str {
+            match self {
+                Row::Shared => "health-http serve, app runtime",
+                Row::Dedicated => "health-http Serve::spawn (own thread)",
+                Row::Axum => "axum + RwLock<HashMap>, app runtime",
+            }
+        }
+    }
+
+    /// A server of one row, running.
+    enum Running {
+        OnApp,
+        Dedicated(ProbeServer),
+    }
+
+    pub(super) fn run(hold: Hold, window: Duration) -> io::Result<()> {
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        println!(
+            "saturated: application runtime workers held by {hold:?} for {} s per row; \
+             2 clients (connection per probe, keep-alive), each probing /livez and /readyz in \
+             turn every {} ms with a {} ms timeout; {cores} cores; load average before: {}",
+            window.as_secs(),
+            EVERY.as_millis(),
+            TIMEOUT.as_millis(),
+            load_average(),
+        );
+        let mut results = Vec::new();
+        for row in [Row::Shared, Row::Dedicated, Row::Axum] {
+            results.push((row, measure(row, hold, window)?));
+        }
+        println!("load average after: {}", load_average());
+        println!(
+            "{:<38} {:<11} {:<7} {:>7} {:>9} {:>9} {:>9} {:>9}",
+            "server", "client", "path", "probes", "p50 ms", "p99 ms", "max ms", "timeouts"
+        );
+        for (row, clients) in &results {
+            for (connect, paths) in clients {
+                for (path, probed) in PATHS.iter().zip(paths) {
+                    let client = match connect {
+                        Connect::PerProbe => "per-probe",
+                        Connect::KeepAlive => "keep-alive",
+                    };
+                    println!(
+                        "{:<38} {:<11} {:<7} {:>7} {:>9} {:>9} {:>9} {:>9}",
+                        row.name(),
+                        client,
+                        path,
+                        probed.probes(),
+                        millis(probed.percentile(500)),
+                        millis(probed.percentile(990)),
+                        millis(probed.percentile(1000)),
+                        probed.timeouts + probed.errors,
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A latency in ms, or `>1s` where the rank fell on a timed-out probe.
+    fn millis(micros: Option<u32>) -> String {
+        micros.map_or_else(
+            || format!(">{}s", TIMEOUT.as_secs()),
+            |micros| format!("{:.2}", f64::from(micros) / 1_000.0),
+        )
+    }
+
+    pub(super) fn measure(
+        row: Row,
+        hold: Hold,
+        window: Duration,
+    ) -> io::Result<Vec<(Connect, Vec<Probed>)>> {
+        // Tokio's defaults: one worker per core, as an application's `#[tokio::main]`.
+        let app = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        let addr = listener.local_addr()?;
+        // The handles live as long as the server, as in a service that reports.
+        let (registry, _checks) = healthy_registry();
+        let running = match row {
+            Row::Shared => {
+                let server = health_http::serve(listener, HealthService::new(registry));
+                app.spawn(std::future::IntoFuture::into_future(server));
+                Running::OnApp
+            }
+            Row::Dedicated => Running::Dedicated(
+                health_http::serve(listener, HealthService::new(registry))
+                    .drain_delay(Duration::ZERO)
+                    .spawn()?,
+            ),
+            Row::Axum => {
+                listener.set_nonblocking(true)?;
+                let listener = {
+                    let _entered = app.enter();
+                    tokio::net::TcpListener::from_std(listener)?
+                };
+                let checks = Arc::new(RwLockHashMap::new(CHECKS));
+                app.spawn(peers::serve_axum_rwlock(listener, checks));
+                Running::OnApp
+            }
+        };
+        // Idle, every server answers: the timeouts below are the saturation's.
+        let idle = prober(Connect::PerProbe).run(addr, Instant::now() + Duration::from_millis(100));
+        if idle
+            .iter()
+            .any(|probed| probed.micros.is_empty() || probed.probes() != probed.micros.len())
+        {
+            return Err(io::Error::other(format!(
+                "{}: not answering while idle",
+                row.name()
+            )));
+        }
+
+        let release = hold_every_worker(&app, hold);
+        let until = Instant::now() + window;
+        let clients: Vec<_> = [Connect::PerProbe, Connect::KeepAlive]
+            .map(|connect| std::thread::spawn(move || (connect, prober(connect).run(addr, until))))
+            .into_iter()
+            .collect();
+        let results = clients
+            .into_iter()
+            .map(|client| {
+                client
+                    .join()
+                    .map_err(|_| io::Error::other("a client panicked"))
+            })
+            .collect::<io::Result<Vec<_>>>()?;
+        // Ordering: a flag the holders poll; it guards no other memory.
+        release.store(true, Ordering::Relaxed);
+        match running {
+            Running::OnApp => {}
+            Running::Dedicated(probes) => probes.shutdown(),
+        }
+        app.shutdown_timeout(Duration::from_secs(5));
+        Ok(results)
+    }
+
+    fn prober(connect: Connect) -> Prober {
+        Prober {
+            connect,
+            paths: PATHS.map(str::to_owned).to_vec(),
+            every: EVERY,
+            timeout: TIMEOUT,
+        }
+    }
+
+    /// Holds every worker of `app` until the returned flag is set; returns once every
+    /// worker is held.
+    fn hold_every_worker(app: &Runtime, hold: Hold) -> Arc<AtomicBool> {
+        let workers = app.metrics().num_workers();
+        let release = Arc::new(AtomicBool::new(false));
+        // Each holder waits, holding its worker, until all do: no worker can take a second
+        // holder while another stays free. The measuring thread is the last to arrive.
+        let all_held = Arc::new(Barrier::new(workers + 1));
+        for _ in 0..workers {
+            let (all_held, release) = (Arc::clone(&all_held), Arc::clone(&release));
+            app.spawn(async move {
+                all_held.wait();
+                // Ordering: see `measure`.
+                while !release.load(Ordering::Relaxed) {
+                    match hold {
+                        Hold::Spin => std::hint::spin_loop(),
+                        Hold::Sleep => std::thread::sleep(Duration::from_millis(10)),
+                    }
+                }
+            });
+        }
+        all_held.wait();
+        release
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::io::{Read as _, Write as _};
@@ -469,5 +719,25 @@ mod tests {
         assert_eq!(snapshot.status(), Status::Unhealthy);
         assert_eq!(snapshot.reason(), Some("timed out after 50ms"));
         assert_eq!(registry.probe(Probe::Readiness), Outcome::Warn);
+    }
+
+    /// While every application worker is held, the server on the application runtime
+    /// answers nothing and the dedicated one answers. (How fast is the benchmark's claim,
+    /// not this test's.)
+    #[test]
+    fn a_held_runtime_starves_the_shared_server_not_the_dedicated_one() {
+        use super::saturated::{Hold, Row, measure};
+        let window = std::time::Duration::from_millis(1_500);
+        for (row, answers) in [(Row::Shared, false), (Row::Dedicated, true)] {
+            let clients = measure(row, Hold::Sleep, window).expect("measured");
+            for (_, paths) in clients {
+                for probed in paths {
+                    assert_eq!(!probed.micros.is_empty(), answers, "{row:?}: {probed:?}");
+                    if !answers {
+                        assert!(probed.timeouts > 0, "{row:?}: {probed:?}");
+                    }
+                }
+            }
+        }
     }
 }
