@@ -409,6 +409,12 @@ mod tests {
     /// repeated key would be read differently by different JSON parsers.
     #[test]
     fn a_gate_named_like_a_member_joins_its_array_instead_of_repeating_the_key() {
+        for gate in ["startup", "shutdown"] {
+            let refused = health_core::Registry::builder()
+                .push(health_core::CheckSpec::new(gate).readiness())
+                .is_err();
+            assert!(refused, "health-core reserves {gate:?}");
+        }
         let member = |name, outcome| Line {
             name,
             outcome,
