@@ -43,7 +43,8 @@
 //! [`StartupGate`].
 //!
 //! **Evaluated checks** (feature `runtime`): [`Check`], [`check_fn`], [`dependency_fn`],
-//! [`IntoReport`], `Schedule`, `Runner`, `TcpCheck`, `LagCheck`, and
+//! [`IntoReport`], `blocking_fn` / `blocking_dependency_fn` (`BlockingCheck`, for
+//! synchronous code that may block), `Schedule`, `Runner`, `TcpCheck`, `LagCheck`, and
 //! `RegistryBuilder::schedule` / `RegistryBuilder::spawn`.
 //!
 //! **The application runtime's own health** (feature `runtime`): `RuntimeStall` fails
@@ -114,7 +115,9 @@ pub use crate::registry::{
 pub use crate::report::{Observed, Report};
 #[cfg(feature = "runtime")]
 #[cfg_attr(docsrs, doc(cfg(feature = "runtime")))]
-pub use crate::runtime::{MAX_AGE_SLACK, Runner, Schedule};
+pub use crate::runtime::{
+    BlockingCheck, MAX_AGE_SLACK, Runner, Schedule, blocking_dependency_fn, blocking_fn,
+};
 pub use crate::spec::{CheckKind, CheckSpec, MAX_NAME_LEN, Probes, RegistryError, validate_name};
 #[cfg(feature = "runtime")]
 #[cfg_attr(docsrs, doc(cfg(feature = "runtime")))]

@@ -1,6 +1,7 @@
 //! The background runner: one tokio task per evaluated check, with interval, timeout,
 //! initial delay, jitter, thresholds and panic isolation. Feature `runtime`.
 
+mod blocking;
 mod schedule;
 mod task;
 
@@ -14,6 +15,7 @@ use crate::check::Check;
 use crate::registry::{Registry, RegistryBuilder};
 use crate::spec::{CheckSpec, RegistryError};
 
+pub use self::blocking::{BlockingCheck, blocking_dependency_fn, blocking_fn};
 use self::schedule::{Jitter, fnv1a};
 pub use self::schedule::{MAX_AGE_SLACK, Schedule};
 use self::task::run;

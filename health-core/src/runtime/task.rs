@@ -82,10 +82,15 @@ async fn run_once<C: Check>(check: &C, timeout: Duration) -> Report {
 }
 
 fn panicked(payload: &(dyn Any + Send)) -> Report {
-    Report::unhealthy(format!("check panicked: {}", panic_message(payload)))
+    panic_report(panic_message(payload))
 }
 
-fn panic_message(payload: &(dyn Any + Send)) -> &str {
+/// The report of a run that panicked with `message`.
+pub(super) fn panic_report(message: &str) -> Report {
+    Report::unhealthy(format!("check panicked: {message}"))
+}
+
+pub(super) fn panic_message(payload: &(dyn Any + Send)) -> &str {
     payload
         .downcast_ref::<&'static str>()
         .copied()
