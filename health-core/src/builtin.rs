@@ -1,18 +1,23 @@
 //! Built-in evaluated checks: TCP connect and queue lag. Feature `runtime`.
 
+use std::io;
 use std::time::Duration;
 
-use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 use crate::check::Check;
 use crate::clock::format_duration;
 use crate::heartbeat::Heartbeat;
 use crate::report::Report;
+use crate::runtime::Resolver;
 use crate::spec::CheckKind;
 
 /// Connects to `host:port` (resolved on every run, so DNS changes are followed) and
 /// closes the connection: Healthy with the connect time in ms, or Unhealthy with the error.
+///
+/// The name is resolved by the check's [`Resolver`] (the system's by default): on a
+/// thread of its own, within the run's timeout, one lookup at a time, so a DNS outage
+/// cannot pile up stuck lookups. An IP address is not looked up.
 ///
 /// # Examples
 ///
@@ -31,10 +36,12 @@ use crate::spec::CheckKind;
 #[derive(Clone, Debug)]
 pub struct TcpCheck {
     address: String,
+    resolver: Resolver,
 }
 
 impl TcpCheck {
-    /// Creates a check of `address` (`host:port`).
+    /// Creates a check of `address`: `host:port`, `ip:port` or `[ipv6]:port`. An address
+    /// without a port reads Unhealthy on every run.
     ///
     /// # Examples
     ///
@@ -46,7 +53,19 @@ impl TcpCheck {
     pub fn new(address: impl Into<String>) -> TcpCheck {
         TcpCheck {
             address: address.into(),
+            resolver: Resolver::system(),
         }
+    }
+
+    /// Sets the resolver of the host name (default: [`Resolver::system`]).
+    ///
+    /// # Examples
+    ///
+    /// See [`Resolver`].
+    #[must_use]
+    pub fn resolver(mut self, resolver: Resolver) -> TcpCheck {
+        self.resolver = resolver;
+        self
     }
 
     /// Returns the address.
@@ -58,6 +77,16 @@ impl TcpCheck {
     pub fn address(&self) -> &str {
         &self.address
     }
+
+    async fn connect(&self) -> io::Result<()> {
+        let (host, port) = self
+            .address
+            .rsplit_once(':')
+            .and_then(|(host, port)| Some((host, port.parse::<u16>().ok()?)))
+            .filter(|(host, _)| !host.is_empty())
+            .ok_or_else(|| io::Error::other("expected host:port"))?;
+        self.resolver.connect(host, port).await.map(drop)
+    }
 }
 
 impl Check for TcpCheck {
@@ -65,8 +94,8 @@ impl Check for TcpCheck {
 
     async fn check(&self) -> Report {
         let started = Instant::now();
-        match TcpStream::connect(self.address.as_str()).await {
-            Ok(_stream) => {
+        match self.connect().await {
+            Ok(()) => {
                 Report::healthy().with_observed(started.elapsed().as_secs_f64() * 1_000.0, "ms")
             }
             Err(err) => Report::unhealthy(format!("connect to {}: {err}", self.address)),

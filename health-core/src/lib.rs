@@ -44,7 +44,8 @@
 //!
 //! **Evaluated checks** (feature `runtime`): [`Check`], [`check_fn`], [`dependency_fn`],
 //! [`IntoReport`], `blocking_fn` / `blocking_dependency_fn` (`BlockingCheck`, for
-//! synchronous code that may block), `Schedule`, `Runner`, `TcpCheck`, `LagCheck`, and
+//! synchronous code that may block), `Schedule`, `Runner`, `TcpCheck`, `LagCheck`,
+//! `Resolver` (bounded name lookups for `TcpCheck` and health-http's `HttpCheck`), and
 //! `RegistryBuilder::schedule` / `RegistryBuilder::spawn`.
 //!
 //! **The application runtime's own health** (feature `runtime`): `RuntimeStall` fails
@@ -116,7 +117,7 @@ pub use crate::report::{Observed, Report};
 #[cfg(feature = "runtime")]
 #[cfg_attr(docsrs, doc(cfg(feature = "runtime")))]
 pub use crate::runtime::{
-    BlockingCheck, MAX_AGE_SLACK, Runner, Schedule, blocking_dependency_fn, blocking_fn,
+    BlockingCheck, MAX_AGE_SLACK, Resolver, Runner, Schedule, blocking_dependency_fn, blocking_fn,
 };
 pub use crate::spec::{CheckKind, CheckSpec, MAX_NAME_LEN, Probes, RegistryError, validate_name};
 #[cfg(feature = "runtime")]

@@ -2,8 +2,11 @@
 //! initial delay, jitter, thresholds and panic isolation. Feature `runtime`.
 
 mod blocking;
+mod resolver;
 mod schedule;
 mod task;
+#[cfg(test)]
+mod testing;
 
 use std::fmt;
 use std::future::Future;
@@ -16,6 +19,7 @@ use crate::registry::{Registry, RegistryBuilder};
 use crate::spec::{CheckSpec, RegistryError};
 
 pub use self::blocking::{BlockingCheck, blocking_dependency_fn, blocking_fn};
+pub use self::resolver::Resolver;
 use self::schedule::{Jitter, fnv1a};
 pub use self::schedule::{MAX_AGE_SLACK, Schedule};
 use self::task::run;

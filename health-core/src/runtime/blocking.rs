@@ -267,20 +267,16 @@ where
     }
 }
 
-/// The runner with blocking checks, in virtual time. A blocking closure runs on a real
-/// thread, which paused time does not wait for: the test drives every run through
-/// channels, and while a thread works the test spins on `yield_now`, which keeps the
-/// runtime busy so that virtual time stands still (tokio advances it only when every
-/// task waits). The spins are bounded in real time only to fail rather than hang.
+/// The runner with blocking checks, in virtual time (see `runtime::testing`).
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::{Arc, mpsc};
     use std::time::Duration;
 
     use tokio::time::{Instant, sleep_until};
 
     use super::{BlockingCheck, blocking_dependency_fn, blocking_fn};
+    use crate::runtime::testing::{Driver, driven, spin_until};
     use crate::{
         CheckKind, CheckSpec, Outcome, Probe, Registry, RegistryBuilder, Report, Schedule, Status,
     };
@@ -299,58 +295,15 @@ mod tests {
         Panic(&'static str),
     }
 
-    /// The test's side of a driven blocking closure.
-    struct Driver {
-        entered: mpsc::Receiver<mpsc::Sender<Answer>>,
-        runs: Arc<AtomicUsize>,
-    }
-
-    /// A blocking closure that announces each run and blocks its thread until answered,
-    /// and its driver. A run whose answer sender is dropped returns at once.
-    fn driven() -> (impl Fn() -> Report + Send + Sync + 'static, Driver) {
-        let (announce, entered) = mpsc::channel();
-        let runs = Arc::new(AtomicUsize::new(0));
-        let counted = Arc::clone(&runs);
-        let function = move || {
-            counted.fetch_add(1, Ordering::SeqCst);
-            let (answer, wait) = mpsc::channel();
-            let _ = announce.send(answer);
-            match wait.recv() {
-                Ok(Answer::Return(report)) => report,
-                Ok(Answer::Panic(message)) => panic!("{message}"),
-                Err(_) => Report::unhealthy("the test ended"),
-            }
+    /// A blocking closure whose runs the test answers, and its driver.
+    fn scripted() -> (impl Fn() -> Report + Send + Sync + 'static, Driver<Answer>) {
+        let (blocked, driver) = driven();
+        let function = move || match blocked.wait() {
+            Some(Answer::Return(report)) => report,
+            Some(Answer::Panic(message)) => panic!("{message}"),
+            None => Report::unhealthy("the test ended"),
         };
-        (function, Driver { entered, runs })
-    }
-
-    impl Driver {
-        /// Waits, in no virtual time, for the next run to start; returns its answer line.
-        async fn next_run(&self) -> mpsc::Sender<Answer> {
-            let mut run = None;
-            spin_until("a run to start", || {
-                run = self.entered.try_recv().ok();
-                run.is_some()
-            })
-            .await;
-            run.expect("spin_until returned")
-        }
-
-        fn runs(&self) -> usize {
-            self.runs.load(Ordering::SeqCst)
-        }
-    }
-
-    /// Yields until `condition` holds: virtual time stands still meanwhile.
-    async fn spin_until(what: &str, mut condition: impl FnMut() -> bool) {
-        let limit = std::time::Instant::now() + Duration::from_secs(10);
-        while !condition() {
-            assert!(
-                std::time::Instant::now() < limit,
-                "{what}: not within 10 s of real time"
-            );
-            tokio::task::yield_now().await;
-        }
+        (function, driver)
     }
 
     fn reason(registry: &Registry, name: &str) -> Option<String> {
@@ -385,7 +338,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_blocking_check_runs_on_a_thread_of_its_own() {
-        let (function, driver) = driven();
+        let (function, driver) = scripted();
         let runtime_thread = std::thread::current().id();
         let (threads, seen) = mpsc::channel();
         let check = blocking_fn(move || {
@@ -397,7 +350,7 @@ mod tests {
 
         // The run blocks its thread until answered; were it on the runtime's only
         // thread, this test could not go on to answer it.
-        let run = driver.next_run().await;
+        let run = driver.next_call().await;
         let (thread, name) = seen.try_recv().expect("the run reported its thread");
         assert_ne!(
             thread, runtime_thread,
@@ -417,13 +370,13 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_stuck_blocking_check_times_out_and_never_starts_a_second_thread() {
-        let (function, driver) = driven();
+        let (function, driver) = scripted();
         let check = blocking_fn(function);
         let lane = Arc::clone(&check.lane);
         let start = Instant::now();
         let (registry, _runner) = spawn(check);
 
-        let stuck = driver.next_run().await;
+        let stuck = driver.next_call().await;
         sleep_until(start + ms(1_001)).await;
         let snapshot = registry.check("disk").unwrap().snapshot_at(registry.now());
         assert_eq!(snapshot.status(), Status::Unhealthy);
@@ -438,11 +391,11 @@ mod tests {
                 "the run due at {due}s must say why it did not run"
             );
             assert_eq!(
-                driver.runs(),
+                driver.calls(),
                 1,
                 "no second thread while the first is stuck"
             );
-            assert!(driver.entered.try_recv().is_err());
+            assert!(driver.is_idle());
         }
 
         // The stuck call returns at last, healthy: too late, its result is dropped.
@@ -456,8 +409,8 @@ mod tests {
 
         // The next run due starts afresh, and the check recovers.
         sleep_until(start + secs(30) + ms(1)).await;
-        let run = driver.next_run().await;
-        assert_eq!(driver.runs(), 2);
+        let run = driver.next_call().await;
+        assert_eq!(driver.calls(), 2);
         run.send(Answer::Return(Report::healthy())).unwrap();
         spin_until("the check to recover", || {
             status(&registry, "disk") == Status::Healthy
@@ -468,14 +421,14 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_panicking_blocking_check_is_unhealthy_and_runs_again() {
-        let (function, driver) = driven();
+        let (function, driver) = scripted();
         let check = blocking_fn(function);
         let lane = Arc::clone(&check.lane);
         let start = Instant::now();
         let (registry, _runner) = spawn(check);
 
         driver
-            .next_run()
+            .next_call()
             .await
             .send(Answer::Panic("disk on fire"))
             .unwrap();
@@ -491,7 +444,7 @@ mod tests {
 
         sleep_until(start + secs(10) + ms(1)).await;
         driver
-            .next_run()
+            .next_call()
             .await
             .send(Answer::Return(Report::healthy()))
             .unwrap();
@@ -499,7 +452,7 @@ mod tests {
             status(&registry, "disk") == Status::Healthy
         })
         .await;
-        assert_eq!(driver.runs(), 2);
+        assert_eq!(driver.calls(), 2);
     }
 
     #[test]
