@@ -323,20 +323,99 @@ fn identity<T>(state: &T) -> &T {
     state
 }
 
+/// A state that [`RegistryBuilder::register`](crate::RegistryBuilder::register) and
+/// `Runner::spawn` accept: an `Arc<T>`, or a `T: Clone` whose clones share their data,
+/// the two shapes an axum application holds, each registered without wrapping it again.
+///
+/// - **`Arc<T>`**: the registry keeps a clone of the `Arc`.
+/// - **`T: Clone`** (e.g. `#[derive(Clone, HealthCheck)] struct AppState { db: Arc<Pool>,
+///   … }`): the registry keeps one clone of `T`, made at registration. The service's
+///   copy and the registry's must see the same data, so the fields must share it across
+///   clones (`Arc`, pools, clients, [`Heartbeat`](crate::Heartbeat),
+///   [`StartupGate`](crate::StartupGate)), as axum's `State` requires anyway. A field that
+///   holds its data by value (a bare counter) would be checked in the registry's copy only.
+///
+/// Sealed: implemented for exactly these two shapes.
+///
+/// # Examples
+///
+/// ```
+/// # #[cfg(feature = "derive")] {
+/// use std::sync::Arc;
+/// use health_core::{HealthCheck, Outcome, Probe, Registry, StartupGate};
+///
+/// #[derive(Clone, HealthCheck)]
+/// struct AppState {
+///     #[health(startup)]
+///     warmup: StartupGate, // a clone shares the gate
+///     name: Arc<str>,
+/// }
+///
+/// let state = AppState { warmup: StartupGate::new(), name: "api".into() };
+/// let mut builder = Registry::builder();
+/// builder.register(&state)?; // a clone of `state`, no `Arc<AppState>` needed
+/// let registry = builder.build();
+/// state.warmup.done();
+/// assert_eq!(registry.probe(Probe::Startup), Outcome::Pass);
+/// # assert_eq!(&*state.name, "api");
+/// # }
+/// # Ok::<(), health_core::RegistryError>(())
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be registered as a state",
+    label = "expected `Arc<T>` or `T: Clone`, where `T` derives `HealthCheck`",
+    note = "pass an `Arc` of the state, or derive `Clone` for a state whose fields share their data (`Arc`, handles)"
+)]
+pub trait SharedState: sealed::Sealed {
+    /// The struct that derives [`HealthCheck`].
+    type State: HealthCheck;
+
+    /// Returns the `Arc` the registry keeps.
+    #[doc(hidden)]
+    fn share(&self) -> Arc<Self::State>;
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl<T: super::HealthCheck> Sealed for std::sync::Arc<T> {}
+    impl<T: super::HealthCheck + Clone> Sealed for T {}
+}
+
+impl<T: HealthCheck> SharedState for Arc<T> {
+    type State = T;
+
+    fn share(&self) -> Arc<T> {
+        Arc::clone(self)
+    }
+}
+
+// No overlap with `Arc<T>`: `Arc<T>` is never a `HealthCheck`, which only the derive
+// implements (on the user's own structs) and the orphan rule keeps off `Arc<Local>`.
+impl<T: HealthCheck + Clone> SharedState for T {
+    type State = T;
+
+    fn share(&self) -> Arc<T> {
+        Arc::new(self.clone())
+    }
+}
+
 impl crate::RegistryBuilder {
     /// Registers every check of a `#[derive(HealthCheck)]` state: one call for the whole
-    /// struct, flattened fields included.
+    /// struct, flattened fields and collections included.
     ///
-    /// The registry keeps `state` alive (scheduled checks run against it); the service
-    /// keeps using its own clone of the `Arc`: heartbeats beat, gates open.
+    /// `state` is an `Arc<T>` or a cheaply cloned `T` (see [`SharedState`]). The
+    /// registry keeps it alive (scheduled checks run against it); the service keeps using
+    /// its own copy: heartbeats beat, gates open.
     ///
     /// # Errors
     ///
     /// The first [`RegistryError`] of a field (a duplicate name across two registered
-    /// states, a name made too long by a prefix); the builder may then hold some of the
-    /// state's checks and should be dropped.
+    /// states, a name made too long by a prefix, an invalid key of a map of checks); the
+    /// builder may then hold some of the state's checks and should be dropped.
     ///
     /// # Examples
+    ///
+    /// An `Arc` of the state:
     ///
     /// ```
     /// # #[cfg(all(feature = "derive", feature = "runtime"))] {
@@ -360,8 +439,37 @@ impl crate::RegistryBuilder {
     /// # }
     /// # Ok::<(), health_core::RegistryError>(())
     /// ```
-    pub fn register<T: HealthCheck>(&mut self, state: &Arc<T>) -> Result<(), RegistryError> {
-        T::register_fields(state, identity::<T>, "", self)
+    ///
+    /// A state that is itself a bundle of shared handles, as axum's `State` is:
+    ///
+    /// ```
+    /// # #[cfg(all(feature = "derive", feature = "runtime"))] {
+    /// use std::sync::Arc;
+    /// use health_core::{HealthCheck, Outcome, Probe, Registry, StartupGate};
+    ///
+    /// #[derive(Clone, HealthCheck)]
+    /// struct AppState {
+    ///     #[health(startup)]
+    ///     migrations: StartupGate, // its clones share one gate
+    ///     config: Arc<String>,
+    /// }
+    ///
+    /// let state = AppState {
+    ///     migrations: StartupGate::new(),
+    ///     config: Arc::new("prod".to_owned()),
+    /// };
+    /// let mut builder = Registry::builder();
+    /// builder.register(&state)?; // keeps a clone of the handles, not an `Arc<AppState>`
+    /// let registry = builder.build();
+    ///
+    /// state.migrations.done(); // the service's copy and the registry's share the gate
+    /// assert_eq!(registry.probe(Probe::Startup), Outcome::Pass);
+    /// # assert_eq!(*state.config, "prod");
+    /// # }
+    /// # Ok::<(), health_core::RegistryError>(())
+    /// ```
+    pub fn register<S: SharedState>(&mut self, state: &S) -> Result<(), RegistryError> {
+        S::State::register_fields(&state.share(), identity::<S::State>, "", self)
     }
 }
 
@@ -369,6 +477,8 @@ impl crate::RegistryBuilder {
 impl crate::Runner {
     /// Registers every check of a `#[derive(HealthCheck)]` state in a new registry on the
     /// system clock and starts the scheduled ones on the current tokio runtime.
+    ///
+    /// `state` is an `Arc<T>` or a cheaply cloned `T` (see [`SharedState`]).
     ///
     /// Shorthand for [`RegistryBuilder::register`](crate::RegistryBuilder::register) then
     /// [`RegistryBuilder::spawn`](crate::RegistryBuilder::spawn); use those two to set a
@@ -420,8 +530,44 @@ impl crate::Runner {
     /// #     example::main().unwrap();
     /// # }
     /// ```
-    pub fn spawn<T: HealthCheck>(
-        state: &Arc<T>,
+    ///
+    /// The same with a state of shared handles, as an axum application holds it
+    /// (`Router::with_state(state.clone())`):
+    ///
+    /// ```
+    /// # #[cfg(all(feature = "derive", feature = "runtime"))]
+    /// # mod example {
+    /// use std::sync::Arc;
+    /// use health_core::{HealthCheck, Heartbeat, Outcome, Probe, Runner};
+    ///
+    /// #[derive(Clone, HealthCheck)]
+    /// struct AppState {
+    ///     #[health(liveness, max_silence = "30s")]
+    ///     worker: Heartbeat, // its clones share one heartbeat
+    ///     #[health(readiness, with = ping)]
+    ///     db: Arc<String>,
+    /// }
+    ///
+    /// async fn ping(url: &Arc<String>) -> bool {
+    ///     url.starts_with("postgres://")
+    /// }
+    ///
+    /// #[tokio::main(flavor = "current_thread")]
+    /// pub async fn main() -> Result<(), health_core::RegistryError> {
+    ///     let state = AppState { worker: Heartbeat::new(), db: Arc::new("postgres://db".into()) };
+    ///     let (registry, _runner) = Runner::spawn(&state)?; // no `Arc<AppState>`
+    ///     state.worker.beat();
+    ///     assert_eq!(registry.probe(Probe::Liveness), Outcome::Pass);
+    ///     Ok(())
+    /// }
+    /// # }
+    /// # fn main() {
+    /// #     #[cfg(all(feature = "derive", feature = "runtime"))]
+    /// #     example::main().unwrap();
+    /// # }
+    /// ```
+    pub fn spawn<S: SharedState>(
+        state: &S,
     ) -> Result<(crate::Registry, crate::Runner), RegistryError> {
         let mut builder = crate::RegistryBuilder::new();
         builder.register(state)?;

@@ -42,6 +42,9 @@
 //! **Publishing:** [`CheckHandle`], [`Report`], [`Observed`], [`Heartbeat`],
 //! [`StartupGate`].
 //!
+//! **State structs:** [`HealthCheck`](trait@HealthCheck) (derived with feature `derive`),
+//! [`SharedState`].
+//!
 //! **Evaluated checks** (feature `runtime`): [`Check`], [`check_fn`], [`dependency_fn`],
 //! [`IntoReport`], `blocking_fn` / `blocking_dependency_fn` (`BlockingCheck`, for
 //! synchronous code that may block), `Schedule`, `Runner`, `TcpCheck`, `LagCheck`,
@@ -106,7 +109,9 @@ pub mod __private;
 #[cfg(feature = "runtime")]
 #[cfg_attr(docsrs, doc(cfg(feature = "runtime")))]
 pub use crate::builtin::{LagCheck, TcpCheck};
-pub use crate::check::{Check, FnCheck, HealthCheck, IntoReport, check_fn, dependency_fn};
+pub use crate::check::{
+    Check, FnCheck, HealthCheck, IntoReport, SharedState, check_fn, dependency_fn,
+};
 pub use crate::clock::{Clock, ManualClock, Timestamp};
 pub use crate::heartbeat::{Heartbeat, StartupGate};
 pub use crate::registry::{
