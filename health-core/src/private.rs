@@ -37,7 +37,8 @@ pub enum Judged {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a health check",
     label = "this field's type does not implement `health_core::Check`",
-    note = "implement `Check` for it, or check it through a function: #[health(with = ping)] with `async fn ping(_: &{Self})`"
+    note = "implement `Check` for it, or check it through a function: #[health(with = ping)] with `async fn ping(_: &{Self})`",
+    note = "for a collection of checks (a `Vec`, an array, a map keyed by name), write #[health(each)]: one check per element"
 )]
 pub trait Field: Send + Sync + 'static {
     /// What the field watches; the derive refuses a dependency on liveness with it.
@@ -219,6 +220,188 @@ where
     move |root| inner(outer(root))
 }
 
+/// A collection whose elements are checks, one per element: `#[health(each)]`.
+///
+/// Elements are named by index (`Vec`, arrays, slices) or by key (maps keyed by name,
+/// in key order). The registry reaches an element through its key on every run: the
+/// collection is behind a shared reference for as long as the registry holds the state,
+/// so it cannot change, and the key always finds its element.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a collection of checks",
+    label = "#[health(each)] needs a `Vec`, an array, a slice or a map keyed by name",
+    note = "elements are named by index (`Vec<T>`, `[T; N]`, `Box<[T]>`, `Arc<[T]>`) or by key (`BTreeMap<K, T>`, `HashMap<K, T>` with `K: AsRef<str>`, such as `String`)"
+)]
+pub trait Each: Send + Sync + 'static {
+    /// The type of one element.
+    type Element: 'static;
+    /// What finds an element again: an index or a map key.
+    type Key: Clone + Send + Sync + 'static;
+
+    /// Every element's key and name segment, in registration order.
+    fn keys(&self) -> Vec<(Self::Key, String)>;
+
+    /// The element under `key`, one of [`keys`](Self::keys).
+    fn element(&self, key: &Self::Key) -> &Self::Element;
+}
+
+impl<T: Send + Sync + 'static> Each for [T] {
+    type Element = T;
+    type Key = usize;
+
+    fn keys(&self) -> Vec<(usize, String)> {
+        (0..self.len())
+            .map(|index| (index, index.to_string()))
+            .collect()
+    }
+
+    fn element(&self, key: &usize) -> &T {
+        &self[*key]
+    }
+}
+
+impl<T: Send + Sync + 'static> Each for Vec<T> {
+    type Element = T;
+    type Key = usize;
+
+    fn keys(&self) -> Vec<(usize, String)> {
+        self.as_slice().keys()
+    }
+
+    fn element(&self, key: &usize) -> &T {
+        &self[*key]
+    }
+}
+
+impl<T: Send + Sync + 'static, const N: usize> Each for [T; N] {
+    type Element = T;
+    type Key = usize;
+
+    fn keys(&self) -> Vec<(usize, String)> {
+        self.as_slice().keys()
+    }
+
+    fn element(&self, key: &usize) -> &T {
+        &self[*key]
+    }
+}
+
+impl<C: Each + ?Sized> Each for Box<C> {
+    type Element = C::Element;
+    type Key = C::Key;
+
+    fn keys(&self) -> Vec<(C::Key, String)> {
+        (**self).keys()
+    }
+
+    fn element(&self, key: &C::Key) -> &C::Element {
+        (**self).element(key)
+    }
+}
+
+impl<C: Each + ?Sized> Each for Arc<C> {
+    type Element = C::Element;
+    type Key = C::Key;
+
+    fn keys(&self) -> Vec<(C::Key, String)> {
+        (**self).keys()
+    }
+
+    fn element(&self, key: &C::Key) -> &C::Element {
+        (**self).element(key)
+    }
+}
+
+impl<K, T> Each for std::collections::BTreeMap<K, T>
+where
+    K: AsRef<str> + Ord + Clone + Send + Sync + 'static,
+    T: Send + Sync + 'static,
+{
+    type Element = T;
+    type Key = K;
+
+    fn keys(&self) -> Vec<(K, String)> {
+        self.keys()
+            .map(|key| (key.clone(), key.as_ref().to_owned()))
+            .collect()
+    }
+
+    fn element(&self, key: &K) -> &T {
+        match self.get(key) {
+            Some(element) => element,
+            None => unreachable!("the map is shared, so it cannot lose a key"),
+        }
+    }
+}
+
+impl<K, T, S> Each for std::collections::HashMap<K, T, S>
+where
+    K: AsRef<str> + Eq + std::hash::Hash + Clone + Send + Sync + 'static,
+    T: Send + Sync + 'static,
+    S: std::hash::BuildHasher + Send + Sync + 'static,
+{
+    type Element = T;
+    type Key = K;
+
+    /// Sorted by name: a `HashMap`'s own order changes from run to run, and the order
+    /// of registration is the order of `?verbose` lines.
+    fn keys(&self) -> Vec<(K, String)> {
+        let mut keys: Vec<(K, String)> = self
+            .keys()
+            .map(|key| (key.clone(), key.as_ref().to_owned()))
+            .collect();
+        keys.sort_unstable_by(|a, b| a.1.cmp(&b.1));
+        keys
+    }
+
+    fn element(&self, key: &K) -> &T {
+        match self.get(key) {
+            Some(element) => element,
+            None => unreachable!("the map is shared, so it cannot lose a key"),
+        }
+    }
+}
+
+/// The elements of a collection field, each with its full name: `prefix segment . key`.
+///
+/// # Errors
+///
+/// [`RegistryError::InvalidName`] for an empty key (the other rules apply to the full
+/// name when it is registered).
+pub fn elements<C: Each + ?Sized>(
+    collection: &C,
+    prefix: &str,
+    segment: &str,
+) -> Result<Vec<(C::Key, String)>, RegistryError> {
+    collection
+        .keys()
+        .into_iter()
+        .map(|(key, name)| {
+            let mut full = nested(prefix, segment);
+            full.push_str(&name);
+            if name.is_empty() {
+                return Err(RegistryError::InvalidName {
+                    name: full,
+                    reason: "the element's key is empty",
+                });
+            }
+            Ok((key, full))
+        })
+        .collect()
+}
+
+/// Reaches one element of the collection that `outer` reaches.
+pub fn element<R, C, P>(
+    outer: P,
+    key: C::Key,
+) -> impl Fn(&R) -> &C::Element + Clone + Send + Sync + 'static
+where
+    R: 'static,
+    C: Each + ?Sized,
+    P: Fn(&R) -> &C + Clone + Send + Sync + 'static,
+{
+    move |root| outer(root).element(&key)
+}
+
 /// Returns `prefix` followed by `name`: a check's full name.
 #[must_use]
 pub fn join(prefix: &str, name: &str) -> String {
@@ -244,6 +427,8 @@ pub enum Name {
     Check(&'static str),
     /// A flattened field: its segment and the nested struct's names.
     Flatten(&'static str, &'static [Name]),
+    /// An `each` field: its segment, under which any name may be an element's.
+    Each(&'static str),
 }
 
 /// What `#[health(flatten)]` needs of the nested type, implemented by the derive: its
@@ -287,18 +472,32 @@ pub const fn contains(tree: &[Name], name: &[u8]) -> bool {
                 }
             }
             Name::Flatten(segment, nested) => {
-                let segment = segment.as_bytes();
-                if name.len() > segment.len() && name[segment.len()] == b'.' {
-                    let (head, rest) = name.split_at(segment.len());
-                    if bytes_eq(head, segment) && contains(nested, rest.split_at(1).1) {
-                        return true;
-                    }
+                if let Some(rest) = below(name, segment.as_bytes())
+                    && contains(nested, rest)
+                {
+                    return true;
+                }
+            }
+            Name::Each(segment) => {
+                if below(name, segment.as_bytes()).is_some() {
+                    return true;
                 }
             }
         }
         index += 1;
     }
     false
+}
+
+/// Returns `rest` if `name` is `segment.rest`.
+const fn below<'n>(name: &'n [u8], segment: &[u8]) -> Option<&'n [u8]> {
+    if name.len() > segment.len() && name[segment.len()] == b'.' {
+        let (head, rest) = name.split_at(segment.len());
+        if bytes_eq(head, segment) {
+            return Some(rest.split_at(1).1);
+        }
+    }
+    None
 }
 
 const fn bytes_eq(a: &[u8], b: &[u8]) -> bool {

@@ -10,12 +10,13 @@ use syn::ext::IdentExt as _;
 use syn::spanned::Spanned as _;
 use syn::{Data, DeriveInput, GenericParam, Member, Type};
 
-use crate::attr::{Attrs, Errors, Level};
+use crate::attr::{Attrs, Errors, Level, Setting};
 
 /// A struct deriving `HealthCheck`.
 pub(crate) struct Input<'a> {
     pub(crate) original: &'a DeriveInput,
-    pub(crate) attrs: Attrs<'a>,
+    /// The struct's keys; its `check(...)` entries are in `attrs.checks`.
+    pub(crate) attrs: Attrs,
     /// The fields with a `#[health]` attribute; the others are not checks.
     pub(crate) fields: Vec<Field<'a>>,
     /// The attribute errors found while parsing.
@@ -25,7 +26,7 @@ pub(crate) struct Input<'a> {
 /// An annotated field.
 pub(crate) struct Field<'a> {
     pub(crate) original: &'a syn::Field,
-    pub(crate) attrs: Attrs<'a>,
+    pub(crate) attrs: Attrs,
     pub(crate) member: Member,
     pub(crate) ty: &'a Type,
 }
@@ -91,6 +92,15 @@ impl<'a> Input<'a> {
     }
 }
 
+/// Where a `name = "..."` setting spells the name: its literal.
+pub(crate) fn name_literal_span(name: &Setting<String>) -> Span {
+    name.tokens
+        .clone()
+        .into_iter()
+        .last()
+        .map_or_else(Span::call_site, |token| token.span())
+}
+
 impl Field<'_> {
     /// The field's check name (or flatten segment) before the struct's prefix: its
     /// `name`, else its identifier; `None` for a tuple-struct field without `name`.
@@ -106,15 +116,16 @@ impl Field<'_> {
     /// identifier (else the type).
     pub(crate) fn name_span(&self) -> Span {
         match (&self.attrs.name, &self.original.ident) {
-            (Some(name), _) => name
-                .tokens
-                .clone()
-                .into_iter()
-                .last()
-                .map_or_else(Span::call_site, |token| token.span()),
+            (Some(name), _) => name_literal_span(name),
             (None, Some(ident)) => ident.span(),
             (None, None) => self.ty.span(),
         }
+    }
+
+    /// Returns `true` if the field's name is a segment of other names (`flatten`,
+    /// `each`) rather than a check's.
+    pub(crate) fn is_segment(&self) -> bool {
+        self.attrs.flatten.is_some() || self.attrs.each.is_some()
     }
 
     /// The tokens that spell the field's name, for errors about it: the `name = "..."`

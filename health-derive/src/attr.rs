@@ -42,22 +42,40 @@ impl Errors {
 pub(crate) enum Level {
     Struct,
     Field,
+    /// Inside a struct-level `check(...)`: a check of the whole state.
+    Check,
 }
 
-/// Where a key may be written.
+/// Where a key may be written: a set of levels.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Allowed {
-    Struct,
-    Field,
-    Both,
-}
+struct Allowed(u8);
 
 impl Allowed {
+    const STRUCT: Allowed = Allowed(0b001);
+    const FIELD: Allowed = Allowed(0b010);
+    const CHECK: Allowed = Allowed(0b100);
+    /// The keys of one check: on a field, or in a struct-level `check(...)`.
+    const CHECKS: Allowed = Allowed(0b110);
+    /// The timing keys: struct defaults, and overrides on each check.
+    const ALL: Allowed = Allowed(0b111);
+
     fn admits(self, level: Level) -> bool {
-        matches!(
-            (self, level),
-            (Allowed::Both, _) | (Allowed::Struct, Level::Struct) | (Allowed::Field, Level::Field)
-        )
+        let bit = match level {
+            Level::Struct => Allowed::STRUCT.0,
+            Level::Field => Allowed::FIELD.0,
+            Level::Check => Allowed::CHECK.0,
+        };
+        self.0 & bit != 0
+    }
+
+    /// Where the key belongs, for "not expected here" messages.
+    fn place(self) -> &'static str {
+        match self {
+            Allowed::STRUCT => "the struct",
+            Allowed::FIELD => "a field",
+            Allowed::CHECK => "a #[health(check(...))]",
+            _ => "a field or a #[health(check(...))]",
+        }
     }
 }
 
@@ -70,37 +88,43 @@ enum Shape {
     Int,
     Str,
     Path,
+    /// `key(...)`: nested keys.
+    List,
 }
 
 /// Every key, with where it goes and what it takes: one table, so the unknown-key
 /// suggestion and the wrong-level message cannot drift from the parser.
 const KEYS: &[(&str, Allowed, Shape)] = &[
-    ("readiness", Allowed::Field, Shape::Flag),
-    ("liveness", Allowed::Field, Shape::Flag),
-    ("startup", Allowed::Field, Shape::Flag),
-    ("name", Allowed::Field, Shape::Str),
-    ("critical", Allowed::Field, Shape::Bool),
-    ("timeout", Allowed::Both, Shape::Duration),
-    ("interval", Allowed::Both, Shape::Duration),
-    ("initial_delay", Allowed::Both, Shape::Duration),
-    ("jitter", Allowed::Both, Shape::Duration),
-    ("failure_threshold", Allowed::Both, Shape::Int),
-    ("success_threshold", Allowed::Both, Shape::Int),
-    ("max_age", Allowed::Field, Shape::Duration),
-    ("max_silence", Allowed::Field, Shape::Duration),
-    ("with", Allowed::Field, Shape::Path),
-    ("flatten", Allowed::Field, Shape::Flag),
-    ("allow_dependency", Allowed::Field, Shape::Flag),
-    ("prefix", Allowed::Struct, Shape::Str),
+    ("readiness", Allowed::CHECKS, Shape::Flag),
+    ("liveness", Allowed::CHECKS, Shape::Flag),
+    ("startup", Allowed::CHECKS, Shape::Flag),
+    ("name", Allowed::CHECKS, Shape::Str),
+    ("critical", Allowed::CHECKS, Shape::Bool),
+    ("timeout", Allowed::ALL, Shape::Duration),
+    ("interval", Allowed::ALL, Shape::Duration),
+    ("initial_delay", Allowed::ALL, Shape::Duration),
+    ("jitter", Allowed::ALL, Shape::Duration),
+    ("failure_threshold", Allowed::ALL, Shape::Int),
+    ("success_threshold", Allowed::ALL, Shape::Int),
+    ("max_age", Allowed::CHECKS, Shape::Duration),
+    ("max_silence", Allowed::FIELD, Shape::Duration),
+    ("with", Allowed::CHECKS, Shape::Path),
+    ("kind", Allowed::CHECKS, Shape::Str),
+    ("each", Allowed::FIELD, Shape::Flag),
+    ("flatten", Allowed::FIELD, Shape::Flag),
+    ("allow_dependency", Allowed::CHECKS, Shape::Flag),
+    ("prefix", Allowed::STRUCT, Shape::Str),
+    ("crate", Allowed::STRUCT, Shape::Path),
+    ("check", Allowed::STRUCT, Shape::List),
 ];
 
 /// The attribute syntax of a key, for messages: `#[health(readiness)]`,
 /// `#[health(timeout = ...)]`.
 fn syntax(key: &str, shape: Shape) -> String {
-    if shape == Shape::Flag {
-        format!("#[health({key})]")
-    } else {
-        format!("#[health({key} = ...)]")
+    match shape {
+        Shape::Flag => format!("#[health({key})]"),
+        Shape::List => format!("#[health({key}(...))]"),
+        _ => format!("#[health({key} = ...)]"),
     }
 }
 
@@ -144,11 +168,20 @@ impl Timing {
     }
 }
 
-/// The keys of the `#[health(...)]` attributes on one struct or field.
+/// What a `with` check watches: `kind = "dependency"` (the default) or `"internal"`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Dependency,
+    Internal,
+}
+
+/// The keys of the `#[health(...)]` attributes on one struct or field, or of one
+/// struct-level `check(...)`.
 #[derive(Default)]
-pub(crate) struct Attrs<'a> {
-    /// The first `#[health]` attribute, for errors about the attribute as a whole.
-    pub(crate) original: Option<&'a Attribute>,
+pub(crate) struct Attrs {
+    /// The first `#[health]` attribute (or the `check(...)`), for errors about it as a
+    /// whole.
+    pub(crate) original: Option<TokenStream>,
     pub(crate) readiness: Option<Setting<()>>,
     pub(crate) liveness: Option<Setting<()>>,
     pub(crate) startup: Option<Setting<()>>,
@@ -158,29 +191,29 @@ pub(crate) struct Attrs<'a> {
     pub(crate) max_age: Option<Setting<Duration>>,
     pub(crate) max_silence: Option<Setting<Duration>>,
     pub(crate) with: Option<Setting<ExprPath>>,
+    pub(crate) kind: Option<Setting<Kind>>,
+    pub(crate) each: Option<Setting<()>>,
     pub(crate) flatten: Option<Setting<()>>,
     pub(crate) allow_dependency: Option<Setting<()>>,
     pub(crate) prefix: Option<Setting<String>>,
+    pub(crate) krate: Option<Setting<Path>>,
+    /// The struct-level `check(...)` entries, in order.
+    pub(crate) checks: Vec<Attrs>,
     /// Some key of these attributes had an error: later checks skip this item, so one
     /// mistake is reported once, not again as the things it broke.
     pub(crate) failed: bool,
 }
 
-impl<'a> Attrs<'a> {
+impl Attrs {
     /// Parses every `#[health(...)]` attribute in `attrs`, recording errors in `errors`.
-    pub(crate) fn from_syn(attrs: &'a [Attribute], level: Level, errors: &mut Errors) -> Self {
+    pub(crate) fn from_syn(attrs: &[Attribute], level: Level, errors: &mut Errors) -> Self {
         let mut parsed = Attrs::default();
         let mut local = Errors::default();
         for attr in attrs.iter().filter(|attr| attr.path().is_ident("health")) {
-            parsed.original.get_or_insert(attr);
-            let result = attr.parse_nested_meta(|meta| {
-                match value_of(&meta, &mut local)? {
-                    Value::Absent => parsed.set(&meta.path, None, level, &mut local),
-                    Value::Given(value) => parsed.set(&meta.path, Some(&value), level, &mut local),
-                    Value::Invalid => {}
-                }
-                Ok(())
-            });
+            parsed
+                .original
+                .get_or_insert_with(|| attr.to_token_stream());
+            let result = attr.parse_nested_meta(|meta| parsed.parse_key(&meta, level, &mut local));
             if let Err(error) = result {
                 local.push(error);
             }
@@ -190,6 +223,46 @@ impl<'a> Attrs<'a> {
             errors.push(error);
         }
         parsed
+    }
+
+    /// Parses one key of an attribute at `level` (and, for `check(...)`, its keys).
+    fn parse_key(
+        &mut self,
+        meta: &ParseNestedMeta<'_>,
+        level: Level,
+        errors: &mut Errors,
+    ) -> syn::Result<()> {
+        if meta.path.is_ident("check") && meta.input.peek(syn::token::Paren) {
+            if level != Level::Struct {
+                let _: proc_macro2::TokenTree = meta.input.parse()?;
+                self.set(&meta.path, None, level, errors); // "belongs on the struct"
+                return Ok(());
+            }
+            let path = &meta.path;
+            let group: proc_macro2::TokenTree = meta.input.fork().parse()?;
+            let mut check = Attrs {
+                original: Some(quote!(#path #group)),
+                ..Attrs::default()
+            };
+            let mut local = Errors::default();
+            let result =
+                meta.parse_nested_meta(|inner| check.parse_key(&inner, Level::Check, &mut local));
+            if let Err(error) = result {
+                local.push(error);
+            }
+            check.failed = !local.is_empty();
+            if let Err(error) = local.finish() {
+                errors.push(error);
+            }
+            self.checks.push(check);
+            return Ok(());
+        }
+        match value_of(meta, errors)? {
+            Value::Absent => self.set(&meta.path, None, level, errors),
+            Value::Given(value) => self.set(&meta.path, Some(&value), level, errors),
+            Value::Invalid => {}
+        }
+        Ok(())
     }
 
     /// Records one `key` (and its value) at `level`.
@@ -207,15 +280,16 @@ impl<'a> Attrs<'a> {
             return;
         };
         if !allowed.admits(level) {
-            let place = match level {
-                Level::Struct => "a field",
-                Level::Field => "the struct",
+            let here = match level {
+                Level::Check => " in #[health(check(...))]",
+                Level::Struct | Level::Field => " here",
             };
             errors.spanned(
                 key,
                 format_args!(
-                    "not expected here; {} belongs on {place}",
-                    syntax(&name, shape)
+                    "not expected{here}; {} belongs on {}",
+                    syntax(&name, shape),
+                    allowed.place(),
                 ),
             );
             return;
@@ -228,6 +302,15 @@ impl<'a> Attrs<'a> {
             errors.spanned(
                 &tokens,
                 format_args!("`{name}` takes no value: write {}", syntax(&name, shape)),
+            );
+            return;
+        }
+        if shape == Shape::List {
+            errors.spanned(
+                &tokens,
+                format_args!(
+                    "expected a list: #[health({name}(name = \"billing\", readiness, with = Self::ping_billing))]"
+                ),
             );
             return;
         }
@@ -249,6 +332,9 @@ impl<'a> Attrs<'a> {
             "liveness" => at.store(&mut self.liveness, ()),
             "startup" => at.store(&mut self.startup, ()),
             "flatten" => at.store(&mut self.flatten, ()),
+            "each" => at.store(&mut self.each, ()),
+            "kind" => parse_kind(value, &name, shape).and_then(|v| at.store(&mut self.kind, v)),
+            "crate" => parse_crate(value).and_then(|v| at.store(&mut self.krate, v)),
             "allow_dependency" => at.store(&mut self.allow_dependency, ()),
             "name" => parse_name(value, &name, shape).and_then(|v| at.store(&mut self.name, v)),
             "prefix" => {
@@ -285,9 +371,29 @@ impl<'a> Attrs<'a> {
     }
 }
 
+/// Finds `crate = path` in the struct's attributes, ignoring every other key and every
+/// error: what the fallback impl needs when the attributes as a whole do not parse.
+pub(crate) fn crate_path_of(attrs: &[Attribute]) -> Option<Path> {
+    let mut found = None;
+    for attr in attrs.iter().filter(|attr| attr.path().is_ident("health")) {
+        let _ = attr.parse_nested_meta(|meta| {
+            if meta.input.peek(Token![=]) {
+                let value: Expr = meta.value()?.parse()?;
+                if meta.path.is_ident("crate") {
+                    found = found.take().or(parse_crate(Some(&value)).ok());
+                }
+            } else if meta.input.peek(syn::token::Paren) {
+                let _: proc_macro2::TokenTree = meta.input.parse()?;
+            }
+            Ok(())
+        });
+    }
+    found
+}
+
 /// What follows a key.
 enum Value {
-    /// Nothing: a flag, or a key missing its value.
+    /// Nothing: a flag, or a key missing its value (or, for `check`, its list).
     Absent,
     /// `= expr`.
     Given(Expr),
@@ -349,8 +455,11 @@ fn example(name: &str, shape: Shape) -> String {
         Shape::Duration => format!("#[health({name} = \"500ms\")]"),
         Shape::Bool => format!("#[health({name} = false)]"),
         Shape::Int => format!("#[health({name} = 3)]"),
+        Shape::Str if name == "kind" => format!("#[health({name} = \"internal\")]"),
         Shape::Str => format!("#[health({name} = \"db\")]"),
+        Shape::Path if name == "crate" => format!("#[health({name} = my_crate::health)]"),
         Shape::Path => format!("#[health({name} = ping_db)]"),
+        Shape::List => format!("#[health({name}(...))]"),
     }
 }
 
@@ -446,7 +555,40 @@ fn parse_with(value: Option<&Expr>) -> syn::Result<ExprPath> {
         )),
         other => Err(syn::Error::new_spanned(
             other,
-            "expected a path to an async fn taking `&FieldType`: #[health(with = ping_db)]",
+            "expected a path to an async fn: #[health(with = ping_db)] or #[health(with = Self::ping_db)]",
+        )),
+    }
+}
+
+fn parse_kind(value: Option<&Expr>, name: &str, shape: Shape) -> syn::Result<Kind> {
+    let lit = lit_str(value, name, shape)?;
+    match lit.value().as_str() {
+        "dependency" => Ok(Kind::Dependency),
+        "internal" => Ok(Kind::Internal),
+        other => Err(syn::Error::new_spanned(
+            lit,
+            format_args!(
+                "unknown kind {other:?}: expected \"dependency\" (an external system; the default for `with`) or \"internal\" (the process itself)"
+            ),
+        )),
+    }
+}
+
+fn parse_crate(value: Option<&Expr>) -> syn::Result<Path> {
+    match value {
+        Some(Expr::Path(path)) if path.qself.is_none() => Ok(path.path.clone()),
+        Some(Expr::Lit(ExprLit {
+            lit: Lit::Str(lit), ..
+        })) => Err(syn::Error::new_spanned(
+            lit,
+            format_args!(
+                "expected a path, not a string: #[health(crate = {})]",
+                lit.value()
+            ),
+        )),
+        other => Err(syn::Error::new_spanned(
+            other,
+            "expected the path of health-core as your crate names it: #[health(crate = my_crate::health)]",
         )),
     }
 }

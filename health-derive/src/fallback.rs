@@ -6,10 +6,13 @@ use proc_macro2::TokenStream;
 use quote::quote;
 use syn::{DeriveInput, parse_quote};
 
-use crate::expand::{call_site_ident, signature};
+use crate::attr::crate_path_of;
+use crate::expand::{call_site_ident, crate_path, signature};
 
 pub(crate) fn expand(node: &DeriveInput, error: &syn::Error) -> TokenStream {
     let error = error.to_compile_error();
+    // The stub names health-core too: through `crate = ...` if that much parses.
+    let krate = crate_path(crate_path_of(&node.attrs).as_ref());
     let ident = call_site_ident(&node.ident);
     let (impl_generics, ty_generics, _) = node.generics.split_for_impl();
     let mut where_clause = node.generics.where_clause.clone();
@@ -18,11 +21,14 @@ pub(crate) fn expand(node: &DeriveInput, error: &syn::Error) -> TokenStream {
             .get_or_insert_with(|| parse_quote!(where))
             .predicates
             .push(parse_quote!(
-                Self: ::health_core::__private::Send + ::health_core::__private::Sync + 'static
+                Self: #krate::__private::Send + #krate::__private::Sync + 'static
             ));
     }
     let underscore = quote!(_);
-    let signature = signature(&[&underscore, &underscore, &underscore, &underscore]);
+    let signature = signature(
+        &krate,
+        &[&underscore, &underscore, &underscore, &underscore],
+    );
     quote! {
         #error
 
@@ -31,15 +37,15 @@ pub(crate) fn expand(node: &DeriveInput, error: &syn::Error) -> TokenStream {
         const _: () = {
             #[automatically_derived]
             #[allow(unused_qualifications)]
-            impl #impl_generics ::health_core::HealthCheck for #ident #ty_generics #where_clause {
+            impl #impl_generics #krate::HealthCheck for #ident #ty_generics #where_clause {
                 #signature {
-                    ::health_core::__private::unreachable!()
+                    #krate::__private::unreachable!()
                 }
             }
 
             #[automatically_derived]
-            impl #impl_generics ::health_core::__private::Names for #ident #ty_generics #where_clause {
-                const NAMES: &'static [::health_core::__private::Name] = &[];
+            impl #impl_generics #krate::__private::Names for #ident #ty_generics #where_clause {
+                const NAMES: &'static [#krate::__private::Name] = &[];
             }
         };
     }

@@ -1,17 +1,19 @@
 //! Rules that involve more than one key or field: probes, timeouts against intervals,
-//! names (validity and duplicates), `flatten` and `with` combinations, the restart-storm
-//! guard for `with`.
+//! names (validity and duplicates), `flatten`, `each` and `with` combinations, the
+//! restart-storm guard for `with`, the keys a struct-level `check(...)` needs.
 //!
-//! A field whose attributes already failed to parse is skipped, so that one typo is
-//! reported once and not again as, say, a missing probe.
+//! A field (or `check(...)`) whose attributes already failed to parse is skipped, so that
+//! one typo is reported once and not again as, say, a missing probe.
 
 use std::collections::HashSet;
 use std::time::Duration;
 
+use proc_macro2::TokenStream;
+use quote::ToTokens as _;
 use syn::Path;
 
 use crate::ast::{Field, Input};
-use crate::attr::{Errors, Setting, Timing};
+use crate::attr::{Attrs, Errors, Kind, Setting, Timing};
 use health_rules::{MAX_NAME_LEN, format_duration};
 
 /// The runner's interval when none is written (`Schedule::default()`).
@@ -24,37 +26,54 @@ impl Input<'_> {
         if !self.attrs.failed {
             check_timing(&self.attrs.timing, None, &mut errors);
         }
+        for check in self.attrs.checks.iter().filter(|check| !check.failed) {
+            check_state_check(check, &mut errors);
+            self.check_check(check, &mut errors);
+        }
         for field in self.fields.iter().filter(|field| !field.attrs.failed) {
             if field.attrs.flatten.is_some() {
                 check_flatten(field, &mut errors);
             } else {
-                self.check_check(field, &mut errors);
+                self.check_check(&field.attrs, &mut errors);
             }
         }
         self.check_names(&mut errors);
         errors.finish()
     }
 
-    fn check_check(&self, field: &Field<'_>, errors: &mut Errors) {
-        let attrs = &field.attrs;
+    /// The rules for one check, on a field or in a struct-level `check(...)`.
+    fn check_check(&self, attrs: &Attrs, errors: &mut Errors) {
         if !attrs.has_probe() {
             errors.spanned(
-                attrs.original,
+                &attrs.original,
                 "no probe: add `readiness`, `liveness` or `startup` to #[health(...)]",
+            );
+        }
+        let kind = attrs.kind.as_ref().map(|kind| kind.value);
+        if let (Some(kind), None) = (&attrs.kind, &attrs.with) {
+            errors.spanned(
+                &kind.key,
+                "`kind` is for `with` checks: a check type states its kind with `Check::KIND`",
             );
         }
         if let (Some(liveness), Some(_), None) =
             (&attrs.liveness, &attrs.with, &attrs.allow_dependency)
+            && kind != Some(Kind::Internal)
         {
             errors.spanned(
                 &liveness.key,
-                "a `with` check watches a dependency, and a dependency on liveness restarts every pod when it fails: move it to `readiness`, or write `allow_dependency` if restarting is really the cure",
+                "a `with` check watches a dependency unless it says `kind = \"internal\"`, and a dependency on liveness restarts every pod when it fails: move it to `readiness`, write `kind = \"internal\"` if it checks the process itself, or `allow_dependency` if restarting is really the cure",
             );
         }
         if let (Some(allow), None) = (&attrs.allow_dependency, &attrs.liveness) {
             errors.spanned(
                 &allow.key,
                 "`allow_dependency` only matters on a `liveness` check",
+            );
+        } else if let (Some(allow), Some(Kind::Internal)) = (&attrs.allow_dependency, kind) {
+            errors.spanned(
+                &allow.key,
+                "`allow_dependency` is for dependency checks, and this one is `kind = \"internal\"`: remove one of them",
             );
         }
         if let (Some(_), Some(silence)) = (&attrs.with, &attrs.max_silence) {
@@ -73,12 +92,19 @@ impl Input<'_> {
         }
     }
 
-    /// Names: valid for health-core, within the length limit once prefixed, and unique
-    /// among the struct's checks and flattened fields.
-    fn check_names(&self, errors: &mut Errors) {
-        let prefix = self.attrs.prefix.as_ref().map(|prefix| &prefix.value);
-        let mut checks = HashSet::new();
-        let mut segments = HashSet::new();
+    /// The names written, of the struct's checks then its fields, each valid on its own;
+    /// the others are reported.
+    fn names(&self, errors: &mut Errors) -> Vec<Named> {
+        let mut names = Vec::new();
+        for check in self.attrs.checks.iter().filter(|check| !check.failed) {
+            if let Some(name) = &check.name {
+                names.push(Named {
+                    name: name.value.clone(),
+                    tokens: name.tokens.clone(),
+                    segment: None,
+                });
+            }
+        }
         for field in self.fields.iter().filter(|field| !field.attrs.failed) {
             let Some(name) = field.name() else {
                 errors.spanned(
@@ -99,56 +125,135 @@ impl Input<'_> {
                 );
                 continue;
             }
-            let flatten = field.attrs.flatten.is_some();
-            if flatten && name.contains('.') {
-                errors.spanned(
-                    field.name_tokens(),
-                    format_args!(
+            let segment = match (&field.attrs.flatten, &field.attrs.each) {
+                (_, Some(_)) => Some(Segment::Each),
+                (Some(_), None) => Some(Segment::Flatten),
+                (None, None) => None,
+            };
+            if let Some(segment) = segment
+                && name.contains('.')
+            {
+                let message = match segment {
+                    Segment::Each => format!(
+                        "an `each` field's name is one segment, without `.`: its elements would be named {name:?}.<key>"
+                    ),
+                    Segment::Flatten => format!(
                         "a flattened field's name is one segment, without `.`: {name:?} would mix with the nested names"
                     ),
-                );
+                };
+                errors.spanned(field.name_tokens(), message);
                 continue;
             }
+            names.push(Named {
+                name,
+                tokens: field.name_tokens(),
+                segment,
+            });
+        }
+        names
+    }
+
+    /// Names: valid for health-core, within the length limit once prefixed, unique among
+    /// the struct's checks and segments (flattened and `each` fields), and outside the
+    /// namespace of an `each` field's elements.
+    fn check_names(&self, errors: &mut Errors) {
+        let names = self.names(errors);
+        let prefix = self.attrs.prefix.as_ref().map(|prefix| &prefix.value);
+        let mut checks = HashSet::new();
+        let mut segments = HashSet::new();
+        let mut each = Vec::new();
+        for named in &names {
             let full = match prefix {
-                Some(prefix) => format!("{prefix}.{name}"),
-                None => name.clone(),
+                Some(prefix) => format!("{prefix}.{}", named.name),
+                None => named.name.clone(),
             };
-            // A flattened field's checks are at least `segment.x` long.
-            let shortest = if flatten { full.len() + 2 } else { full.len() };
+            // A segment's checks are at least `segment.x` long.
+            let shortest = if named.segment.is_some() {
+                full.len() + 2
+            } else {
+                full.len()
+            };
             if shortest > MAX_NAME_LEN {
                 errors.spanned(
-                    field.name_tokens(),
+                    &named.tokens,
                     format_args!("check name {full:?} is longer than 63 bytes once prefixed"),
                 );
                 continue;
             }
-            if !flatten && let Some(problem) = health_rules::name_problem(&full) {
+            if named.segment.is_none()
+                && let Some(problem) = health_rules::name_problem(&full)
+            {
                 errors.spanned(
-                    field.name_tokens(),
+                    &named.tokens,
                     format_args!(
                         "check name {full:?} {problem}: give another with #[health(name = \"...\")]"
                     ),
                 );
                 continue;
             }
-            let seen = if flatten { &mut segments } else { &mut checks };
-            if !seen.insert(name) {
-                let what = if flatten {
-                    "flattened field name"
-                } else {
-                    "check name"
-                };
+            let (seen, what) = match named.segment {
+                None => (&mut checks, "check name"),
+                Some(Segment::Flatten) => (&mut segments, "flattened field name"),
+                Some(Segment::Each) => (&mut segments, "`each` field name"),
+            };
+            if !seen.insert(named.name.as_str()) {
+                errors.spanned(&named.tokens, format_args!("duplicate {what} {full:?}"));
+            } else if named.segment == Some(Segment::Each) {
+                each.push(named.name.as_str());
+            }
+        }
+        for named in names.iter().filter(|named| named.segment.is_none()) {
+            let inside = each.iter().find(|segment| {
+                named
+                    .name
+                    .strip_prefix(**segment)
+                    .is_some_and(|rest| rest.starts_with('.'))
+            });
+            if let Some(segment) = inside {
                 errors.spanned(
-                    field.name_tokens(),
-                    format_args!("duplicate {what} {full:?}"),
+                    &named.tokens,
+                    format_args!(
+                        "check name {:?} is inside `{segment}.`, where the elements of the `each` field `{segment}` are named: rename one of them",
+                        named.name
+                    ),
                 );
             }
         }
     }
 }
 
+/// A name as written, for the name rules.
+struct Named {
+    name: String,
+    tokens: TokenStream,
+    segment: Option<Segment>,
+}
+
+/// A field whose name prefixes other names.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Segment {
+    Flatten,
+    Each,
+}
+
+/// A struct-level `check(...)` has no field to take a name or a check from.
+fn check_state_check(check: &Attrs, errors: &mut Errors) {
+    if check.name.is_none() {
+        errors.spanned(
+            &check.original,
+            "a #[health(check(...))] needs a name: check(name = \"billing\", ...)",
+        );
+    }
+    if check.with.is_none() {
+        errors.spanned(
+            &check.original,
+            "a #[health(check(...))] needs `with`: the async fn that checks the state, as in check(with = Self::ping_billing, ...)",
+        );
+    }
+}
+
 /// A flattened field takes its checks' settings from the nested struct: only `name` (its
-/// segment) may be written.
+/// segment) and `each` may be written.
 fn check_flatten(field: &Field<'_>, errors: &mut Errors) {
     let attrs = &field.attrs;
     let keys = [
@@ -159,6 +264,7 @@ fn check_flatten(field: &Field<'_>, errors: &mut Errors) {
         key(attrs.max_age.as_ref()),
         key(attrs.max_silence.as_ref()),
         key(attrs.with.as_ref()),
+        key(attrs.kind.as_ref()),
         key(attrs.allow_dependency.as_ref()),
     ];
     for key in keys.into_iter().flatten().chain(attrs.timing.keys()) {
@@ -166,7 +272,7 @@ fn check_flatten(field: &Field<'_>, errors: &mut Errors) {
             key,
             format_args!(
                 "not expected with #[health(flatten)]: the nested struct's own #[health(...)] attributes configure its checks; `{}` cannot apply here",
-                quote::ToTokens::to_token_stream(key)
+                key.to_token_stream()
             ),
         );
     }
@@ -176,14 +282,14 @@ fn key<T>(setting: Option<&Setting<T>>) -> Option<&Path> {
     setting.map(|setting| &setting.key)
 }
 
-/// Checks that the timeout stays below the interval, for a field (with the struct's
+/// Checks that the timeout stays below the interval, for a check (with the struct's
 /// defaults under it) or, with `defaults` `None`, for the struct's defaults alone.
 ///
 /// Only an explicit timeout can break the rule: without one, the runner's timeout is
 /// 1 s capped at the interval. The error points at the most specific setting involved.
 fn check_timing<'t>(timing: &'t Timing, defaults: Option<&Timing>, errors: &mut Errors) {
     if defaults.is_some() && timing.timeout.is_none() && timing.interval.is_none() {
-        // Nothing of the field's own: the struct-level check covers it.
+        // Nothing of the check's own: the struct-level check covers it.
         return;
     }
     let pick = |own: &'t Option<Setting<Duration>>,

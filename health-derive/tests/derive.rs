@@ -791,6 +791,42 @@ fn generic_structs_with_where_clauses() {
 }
 
 #[test]
+fn generic_collections() {
+    #[derive(HealthCheck)]
+    struct Pools<C, N, const K: usize> {
+        #[health(readiness, each)]
+        many: Vec<C>,
+        #[health(liveness, each, allow_dependency)]
+        fixed: [C; K],
+        #[health(flatten, each)]
+        nested: Vec<N>,
+    }
+    #[derive(HealthCheck)]
+    struct Nested {
+        #[health(startup)]
+        gate: StartupGate,
+    }
+    let state = Arc::new(Pools::<Remote, Nested, 1> {
+        many: vec![Remote::default(), Remote::default()],
+        fixed: [Remote::default()],
+        nested: vec![Nested {
+            gate: StartupGate::new(),
+        }],
+    });
+    let mut builder = RegistryBuilder::new();
+    builder.register(&state).unwrap();
+    let registry = builder.build();
+    assert_eq!(
+        names(&registry),
+        ["many.0", "many.1", "fixed.0", "nested.0.gate"]
+    );
+    assert_eq!(
+        registry.check("fixed.0").unwrap().kind(),
+        CheckKind::Dependency
+    );
+}
+
+#[test]
 fn sixty_four_fields_compile_and_register() {
     macro_rules! wide {
         ($($field:ident)*) => {
@@ -811,6 +847,478 @@ fn sixty_four_fields_compile_and_register() {
         f32 f33 f34 f35 f36 f37 f38 f39 f40 f41 f42 f43 f44 f45 f46 f47
         f48 f49 f50 f51 f52 f53 f54 f55 f56 f57 f58 f59 f60 f61 f62 f63
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn each_makes_one_check_per_element() {
+    #[derive(HealthCheck)]
+    struct State {
+        #[health(readiness, each, interval = "1s")]
+        shards: Vec<Scripted>,
+        #[health(readiness, each, name = "zone")]
+        zones: [Remote; 2],
+        #[health(readiness, each, critical = false)]
+        upstreams: std::collections::BTreeMap<String, Remote>,
+        #[health(readiness, each)]
+        caches: std::collections::HashMap<&'static str, Scripted>,
+        #[health(readiness, each)]
+        shared: Arc<[Scripted]>,
+    }
+    let upstreams = [
+        ("search", Remote::default()),
+        ("billing", Remote::default()),
+    ]
+    .into_iter()
+    .map(|(key, value)| (key.to_owned(), value))
+    .collect();
+    let caches = [
+        ("b", Scripted::default()),
+        ("a", Scripted::default()),
+        ("c", Scripted::default()),
+    ]
+    .into_iter()
+    .collect();
+    let state = Arc::new(State {
+        shards: vec![Scripted::default(), Scripted::default()],
+        zones: [Remote::default(), Remote::default()],
+        upstreams,
+        caches,
+        shared: Arc::from([Scripted::default()]),
+    });
+    let (registry, runner, _time) = spawn(&state);
+    assert_eq!(
+        names(&registry),
+        [
+            "shards.0",
+            "shards.1",
+            "zone.0",
+            "zone.1",
+            "upstreams.billing",
+            "upstreams.search",
+            "caches.a",
+            "caches.b",
+            "caches.c",
+            "shared.0",
+        ],
+        "indices, or keys in key order (a HashMap's sorted)"
+    );
+    assert_eq!(runner.len(), 10, "every element is run");
+    let kind = |name| registry.check(name).unwrap().kind();
+    assert_eq!(kind("shards.1"), CheckKind::Internal);
+    assert_eq!(
+        kind("zone.0"),
+        CheckKind::Dependency,
+        "the element type's kind"
+    );
+    assert!(!registry.check("upstreams.search").unwrap().is_critical());
+    assert!(registry.check("caches.a").unwrap().is_critical());
+
+    elapse(Duration::from_millis(500)).await;
+    assert_eq!(registry.probe(Probe::Readiness), Outcome::Pass);
+    // Each element has its own status.
+    state.shards[1].fail(true);
+    state.upstreams["billing"].0.fail(true);
+    elapse(secs(10)).await;
+    assert_eq!(status(&registry, "shards.0"), Status::Healthy);
+    assert_eq!(status(&registry, "shards.1"), Status::Unhealthy);
+    assert_eq!(status(&registry, "upstreams.search"), Status::Healthy);
+    assert_eq!(status(&registry, "upstreams.billing"), Status::Unhealthy);
+    assert_eq!(registry.probe(Probe::Readiness), Outcome::Fail);
+    assert_eq!(
+        registry.probe_excluding(Probe::Readiness, registry.now(), |name| name == "shards.1"),
+        Outcome::Warn,
+        "one element excluded by name; the non-critical upstream only warns"
+    );
+    // The field's timing applies to every element: `shards` every 1s, the rest every 10s.
+    assert_eq!(state.shards[0].runs(), 11);
+    assert_eq!(state.shards[1].runs(), 11);
+    assert_eq!(state.caches["a"].runs(), 2);
+    assert_eq!(state.shared[0].runs(), 2);
+}
+
+#[test]
+fn each_element_can_be_a_heartbeat_or_a_gate() {
+    #[derive(HealthCheck)]
+    #[health(prefix = "app")]
+    struct State {
+        #[health(liveness, each, max_silence = "10s")]
+        workers: Vec<Heartbeat>,
+        #[health(startup, each)]
+        partitions: std::collections::BTreeMap<&'static str, StartupGate>,
+    }
+    let time = ManualClock::new();
+    let state = Arc::new(State {
+        workers: vec![
+            Heartbeat::with_clock(&time.clock()),
+            Heartbeat::with_clock(&time.clock()),
+        ],
+        partitions: [("p-0", StartupGate::new()), ("p-1", StartupGate::new())]
+            .into_iter()
+            .collect(),
+    });
+    let registry = build(&state, &time);
+    assert_eq!(
+        names(&registry),
+        [
+            "app.workers.0",
+            "app.workers.1",
+            "app.partitions.p-0",
+            "app.partitions.p-1"
+        ]
+    );
+    state.partitions["p-0"].done();
+    assert_eq!(registry.probe(Probe::Startup), Outcome::Fail);
+    state.partitions["p-1"].done();
+    assert_eq!(registry.probe(Probe::Startup), Outcome::Pass);
+    time.advance(secs(11));
+    state.workers[0].beat();
+    assert_eq!(status(&registry, "app.workers.0"), Status::Healthy);
+    assert_eq!(status(&registry, "app.workers.1"), Status::Unhealthy);
+    assert_eq!(registry.probe(Probe::Liveness), Outcome::Fail);
+}
+
+#[tokio::test(start_paused = true)]
+async fn each_with_checks_every_element_through_the_function() {
+    #[derive(HealthCheck)]
+    struct State {
+        #[health(readiness, each, interval = "1s", with = ping)]
+        pools: Vec<Pool>,
+        #[health(liveness, each, kind = "internal", with = checks::non_empty)]
+        queues: std::collections::BTreeMap<String, String>,
+    }
+    mod checks {
+        pub(super) async fn non_empty(name: &str) -> Result<(), String> {
+            if name.is_empty() {
+                Err("empty".to_owned())
+            } else {
+                Ok(())
+            }
+        }
+    }
+    let state = Arc::new(State {
+        pools: vec![Pool::default(), Pool::default()],
+        queues: [("orders".to_owned(), "orders-v2".to_owned())]
+            .into_iter()
+            .collect(),
+    });
+    let (registry, _runner, _time) = spawn(&state);
+    assert_eq!(names(&registry), ["pools.0", "pools.1", "queues.orders"]);
+    assert_eq!(
+        registry.check("pools.1").unwrap().kind(),
+        CheckKind::Dependency
+    );
+    assert_eq!(
+        registry.check("queues.orders").unwrap().kind(),
+        CheckKind::Internal
+    );
+    elapse(Duration::from_millis(500)).await;
+    state.pools[1].down.store(true, Ordering::SeqCst);
+    elapse(secs(1)).await;
+    assert_eq!(status(&registry, "pools.0"), Status::Healthy);
+    assert_eq!(
+        reason(&registry, "pools.1").as_deref(),
+        Some("connection refused")
+    );
+    assert_eq!(status(&registry, "queues.orders"), Status::Healthy);
+    assert_eq!(state.pools[0].pings.load(Ordering::SeqCst), 2);
+}
+
+#[test]
+fn each_flatten_nests_every_element() {
+    #[derive(HealthCheck)]
+    struct Shard {
+        #[health(startup)]
+        primary: StartupGate,
+        #[health(startup)]
+        replica: StartupGate,
+    }
+    #[derive(HealthCheck)]
+    struct State {
+        #[health(flatten, each)]
+        shards: Vec<Shard>,
+    }
+    let shard = || Shard {
+        primary: StartupGate::new(),
+        replica: StartupGate::new(),
+    };
+    let state = Arc::new(State {
+        shards: vec![shard(), shard()],
+    });
+    let registry = build(&state, &ManualClock::new());
+    assert_eq!(
+        names(&registry),
+        [
+            "shards.0.primary",
+            "shards.0.replica",
+            "shards.1.primary",
+            "shards.1.replica"
+        ]
+    );
+    for shard in &state.shards {
+        shard.primary.done();
+        shard.replica.done();
+    }
+    assert_eq!(registry.probe(Probe::Startup), Outcome::Pass);
+}
+
+#[test]
+fn an_empty_collection_registers_nothing() {
+    #[derive(HealthCheck)]
+    struct State {
+        #[health(readiness, each)]
+        upstreams: Vec<Remote>,
+    }
+    let state = Arc::new(State {
+        upstreams: Vec::new(),
+    });
+    assert!(build(&state, &ManualClock::new()).is_empty());
+}
+
+#[test]
+fn a_map_key_that_is_no_name_is_a_registry_error_not_a_panic() {
+    #[derive(HealthCheck)]
+    struct State {
+        #[health(startup, each)]
+        gates: std::collections::BTreeMap<String, StartupGate>,
+    }
+    let register = |keys: &[&str]| {
+        let state = Arc::new(State {
+            gates: keys
+                .iter()
+                .map(|key| ((*key).to_owned(), StartupGate::new()))
+                .collect(),
+        });
+        RegistryBuilder::new().register(&state)
+    };
+    assert_eq!(register(&["ok", "also-ok.v2"]), Ok(()));
+    assert_eq!(
+        register(&["Billing"]),
+        Err(RegistryError::InvalidName {
+            name: "gates.Billing".to_owned(),
+            reason: "may only contain a-z, 0-9, '_', '.' and '-'"
+        })
+    );
+    assert_eq!(
+        register(&[""]),
+        Err(RegistryError::InvalidName {
+            name: "gates.".to_owned(),
+            reason: "the element's key is empty"
+        })
+    );
+    let long = "k".repeat(60);
+    assert!(matches!(
+        register(&[long.as_str()]),
+        Err(RegistryError::InvalidName {
+            reason: "must be at most 63 bytes",
+            ..
+        })
+    ));
+    let error = register(&["a b"]).unwrap_err().to_string();
+    assert_eq!(
+        error,
+        "invalid check name \"gates.a b\": may only contain a-z, 0-9, '_', '.' and '-'"
+    );
+}
+
+/// A stand-in HTTP client: counts its calls, fails the URLs it is told to.
+#[derive(Default)]
+struct Client {
+    down: std::sync::Mutex<Vec<String>>,
+    calls: AtomicUsize,
+}
+
+impl Client {
+    async fn get(&self, url: &str) -> Result<(), String> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        if self.down.lock().unwrap().iter().any(|down| down == url) {
+            Err(format!("GET {url}: connection refused"))
+        } else {
+            Ok(())
+        }
+    }
+
+    fn take_down(&self, url: &str) {
+        self.down.lock().unwrap().push(url.to_owned());
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_check_of_the_whole_state_uses_several_fields() {
+    #[derive(HealthCheck)]
+    #[health(check(name = "billing", readiness, interval = "1s", with = Self::ping_billing))]
+    #[health(check(name = "config", liveness, kind = "internal", with = config_loaded))]
+    struct State {
+        client: Client,
+        billing_url: String,
+        config: Option<String>,
+        #[health(startup)]
+        warmup: StartupGate,
+    }
+    impl State {
+        async fn ping_billing(&self) -> Result<(), String> {
+            self.client.get(&self.billing_url).await
+        }
+    }
+    async fn config_loaded(state: &State) -> bool {
+        state.config.is_some()
+    }
+    let state = Arc::new(State {
+        client: Client::default(),
+        billing_url: "http://billing/healthz".to_owned(),
+        config: Some("prod".to_owned()),
+        warmup: StartupGate::new(),
+    });
+    let (registry, runner, _time) = spawn(&state);
+    assert_eq!(
+        names(&registry),
+        ["billing", "config", "warmup"],
+        "in the order written"
+    );
+    assert_eq!(runner.len(), 2);
+    assert_eq!(
+        probes(&registry, "config"),
+        Probes::EMPTY.with(Probe::Liveness)
+    );
+    assert_eq!(
+        registry.check("billing").unwrap().kind(),
+        CheckKind::Dependency
+    );
+    assert_eq!(
+        registry.check("config").unwrap().kind(),
+        CheckKind::Internal
+    );
+    elapse(Duration::from_millis(500)).await;
+    assert_eq!(status(&registry, "billing"), Status::Healthy);
+    assert_eq!(status(&registry, "config"), Status::Healthy);
+    state.client.take_down("http://billing/healthz");
+    elapse(secs(1)).await;
+    assert_eq!(
+        reason(&registry, "billing").as_deref(),
+        Some("GET http://billing/healthz: connection refused")
+    );
+    assert_eq!(state.client.calls.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_state_method_on_a_field_gets_the_state_and_the_field() {
+    #[derive(HealthCheck)]
+    struct State {
+        client: Client,
+        #[health(readiness, name = "billing", with = Self::ping)]
+        billing_url: String,
+        #[health(readiness, each, interval = "1s", with = State::ping)]
+        upstreams: std::collections::BTreeMap<&'static str, String>,
+    }
+    impl State {
+        async fn ping(&self, url: &str) -> Result<(), String> {
+            self.client.get(url).await
+        }
+    }
+    let state = Arc::new(State {
+        client: Client::default(),
+        billing_url: "http://billing/".to_owned(),
+        upstreams: [
+            ("search", "http://search/".to_owned()),
+            ("ads", "http://ads/".to_owned()),
+        ]
+        .into_iter()
+        .collect(),
+    });
+    let (registry, _runner, _time) = spawn(&state);
+    assert_eq!(
+        names(&registry),
+        ["billing", "upstreams.ads", "upstreams.search"]
+    );
+    state.client.take_down("http://search/");
+    elapse(Duration::from_millis(500)).await;
+    assert_eq!(status(&registry, "billing"), Status::Healthy);
+    assert_eq!(status(&registry, "upstreams.ads"), Status::Healthy);
+    assert_eq!(
+        reason(&registry, "upstreams.search").as_deref(),
+        Some("GET http://search/: connection refused")
+    );
+    assert_eq!(
+        registry.check("upstreams.ads").unwrap().kind(),
+        CheckKind::Dependency
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn kind_states_what_a_with_check_watches() {
+    #[derive(HealthCheck)]
+    struct State {
+        #[health(liveness, kind = "internal", with = ping)]
+        internal: Pool,
+        #[health(readiness, kind = "dependency", with = ping)]
+        explicit: Pool,
+        #[health(readiness, with = ping)]
+        default: Pool,
+        #[health(liveness, allow_dependency, kind = "dependency", with = ping)]
+        allowed: Pool,
+    }
+    let state = Arc::new(State {
+        internal: Pool::default(),
+        explicit: Pool::default(),
+        default: Pool::default(),
+        allowed: Pool::default(),
+    });
+    let (registry, _runner, _time) = spawn(&state);
+    let kind = |name| registry.check(name).unwrap().kind();
+    assert_eq!(kind("internal"), CheckKind::Internal);
+    assert_eq!(kind("explicit"), CheckKind::Dependency);
+    assert_eq!(
+        kind("default"),
+        CheckKind::Dependency,
+        "`with` defaults to a dependency"
+    );
+    assert_eq!(kind("allowed"), CheckKind::Dependency);
+    state.internal.down.store(true, Ordering::SeqCst);
+    elapse(Duration::from_millis(1)).await;
+    assert_eq!(registry.probe(Probe::Liveness), Outcome::Fail);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_arc_state_or_a_cloned_state_registers_without_wrapping_twice() {
+    /// The axum shape: a cheaply cloned bundle of shared handles.
+    #[derive(Clone, HealthCheck)]
+    struct AppState {
+        #[health(readiness, interval = "1s")]
+        db: Arc<Scripted>,
+        #[health(startup)]
+        warmup: StartupGate,
+        #[health(readiness, each, with = ping)]
+        pools: Arc<Vec<Pool>>,
+    }
+    let state = AppState {
+        db: Arc::new(Scripted::default()),
+        warmup: StartupGate::new(),
+        pools: Arc::new(vec![Pool::default()]),
+    };
+    let (registry, _runner) = Runner::spawn(&state).unwrap();
+    assert_eq!(
+        Arc::strong_count(&state.db),
+        2,
+        "the registry holds one clone"
+    );
+    elapse(Duration::from_millis(1)).await;
+    assert_eq!(
+        state.db.runs(),
+        1,
+        "the checks run on the service's own handles"
+    );
+    state.warmup.done(); // on the service's copy: the registry's shares the gate
+    assert_eq!(registry.probe(Probe::Readiness), Outcome::Pass);
+    state.pools[0].down.store(true, Ordering::SeqCst);
+    elapse(secs(10)).await;
+    assert_eq!(status(&registry, "pools.0"), Status::Unhealthy);
+
+    // The same struct behind an `Arc`: registered as the `Arc`, not cloned.
+    let shared = Arc::new(state.clone());
+    assert_eq!(Arc::strong_count(&state.db), 3);
+    let mut builder = RegistryBuilder::new();
+    builder.register(&shared).unwrap();
+    assert_eq!(Arc::strong_count(&state.db), 3, "no new `AppState`");
+    assert!(Arc::strong_count(&shared) > 1, "the checks hold the `Arc`");
 }
 
 /// The generated code names nothing the caller could shadow, and leaks nothing.
@@ -842,6 +1350,7 @@ mod hygiene {
     trait Default {}
     trait Field {}
     trait Names {}
+    trait Each {}
     // Constants named like the generated locals: a pattern `let root` would match them.
     const root: u8 = 0;
     const project: u8 = 0;
@@ -851,6 +1360,9 @@ mod hygiene {
     const spec: u8 = 0;
     const schedule: u8 = 0;
     const field: u8 = 0;
+    const target: u8 = 0;
+    const key: u8 = 0;
+    const name: u8 = 0;
     #[allow(unused_macros)]
     macro_rules! format {
         ($($t:tt)*) => {
@@ -865,6 +1377,7 @@ mod hygiene {
     // Two derives in one module: no item of the first clashes with the second.
     #[derive(HealthCheck)]
     #[health(interval = "2s", timeout = "1s")]
+    #[health(check(name = "whole", readiness, with = Self::whole))]
     pub(super) struct First {
         #[health(liveness, max_silence = "1s")]
         pub(super) worker: Heartbeat,
@@ -872,6 +1385,18 @@ mod hygiene {
         pub(super) byte: u8,
         #[health(flatten)]
         pub(super) second: Second,
+        #[health(readiness, each, with = Self::element)]
+        pub(super) bytes: ::std::vec::Vec<u8>,
+    }
+
+    impl First {
+        async fn whole(&self) -> bool {
+            true
+        }
+
+        async fn element(&self, _: &u8) -> bool {
+            true
+        }
     }
 
     #[derive(HealthCheck)]
@@ -889,9 +1414,10 @@ mod hygiene {
             second: Second {
                 gate: StartupGate::new(),
             },
+            bytes: ::std::vec![1, 2],
         });
         let mut registry = ::health_core::RegistryBuilder::with_clock(time.clock());
         registry.register(&first).unwrap();
-        assert_eq!(registry.build().len(), 3);
+        assert_eq!(registry.build().len(), 6);
     }
 }
