@@ -242,6 +242,49 @@ pub trait Each: Send + Sync + 'static {
 
     /// The element under `key`, one of [`keys`](Self::keys).
     fn element(&self, key: &Self::Key) -> &Self::Element;
+
+    // The derive calls the two below as `<T as Each>::...`, spanned at the field's type,
+    // like every other use of `T: Each`: a type that is not a collection is then one
+    // error there, which rustc reports once.
+
+    /// The elements, each with its full name: `prefix segment . key`.
+    ///
+    /// # Errors
+    ///
+    /// [`RegistryError::InvalidName`] for an empty key (the other rules apply to the full
+    /// name when it is registered).
+    fn elements(
+        &self,
+        prefix: &str,
+        segment: &str,
+    ) -> Result<Vec<(Self::Key, String)>, RegistryError> {
+        self.keys()
+            .into_iter()
+            .map(|(key, name)| {
+                let mut full = nested(prefix, segment);
+                full.push_str(&name);
+                if name.is_empty() {
+                    return Err(RegistryError::InvalidName {
+                        name: full,
+                        reason: "the element's key is empty",
+                    });
+                }
+                Ok((key, full))
+            })
+            .collect()
+    }
+
+    /// Reaches the element under `key` of the collection that `outer` reaches.
+    fn project<R, P>(
+        outer: P,
+        key: Self::Key,
+    ) -> impl Fn(&R) -> &Self::Element + Clone + Send + Sync + 'static
+    where
+        R: 'static,
+        P: Fn(&R) -> &Self + Clone + Send + Sync + 'static,
+    {
+        move |root| outer(root).element(&key)
+    }
 }
 
 impl<T: Send + Sync + 'static> Each for [T] {
@@ -359,47 +402,6 @@ where
             None => unreachable!("the map is shared, so it cannot lose a key"),
         }
     }
-}
-
-/// The elements of a collection field, each with its full name: `prefix segment . key`.
-///
-/// # Errors
-///
-/// [`RegistryError::InvalidName`] for an empty key (the other rules apply to the full
-/// name when it is registered).
-pub fn elements<C: Each + ?Sized>(
-    collection: &C,
-    prefix: &str,
-    segment: &str,
-) -> Result<Vec<(C::Key, String)>, RegistryError> {
-    collection
-        .keys()
-        .into_iter()
-        .map(|(key, name)| {
-            let mut full = nested(prefix, segment);
-            full.push_str(&name);
-            if name.is_empty() {
-                return Err(RegistryError::InvalidName {
-                    name: full,
-                    reason: "the element's key is empty",
-                });
-            }
-            Ok((key, full))
-        })
-        .collect()
-}
-
-/// Reaches one element of the collection that `outer` reaches.
-pub fn element<R, C, P>(
-    outer: P,
-    key: C::Key,
-) -> impl Fn(&R) -> &C::Element + Clone + Send + Sync + 'static
-where
-    R: 'static,
-    C: Each + ?Sized,
-    P: Fn(&R) -> &C + Clone + Send + Sync + 'static,
-{
-    move |root| outer(root).element(&key)
 }
 
 /// Returns `prefix` followed by `name`: a check's full name.

@@ -39,18 +39,17 @@ pub(crate) fn crate_path(path: Option<&Path>) -> TokenStream {
     path.map_or_else(|| quote!(::health_core), ToTokens::to_token_stream)
 }
 
-/// `krate` spanned at `span`, a token of the user's: the start of a path whose errors
-/// should point at the user's tokens (an expression's location starts at its first
-/// token). Both are the user's own tokens or absolute paths, so resolution is unchanged.
-fn located_at(krate: &TokenStream, span: Span) -> TokenStream {
-    krate
-        .clone()
-        .into_iter()
-        .map(|mut token| {
-            token.set_span(span);
-            token
-        })
-        .collect()
+/// The name generated code gives health-core: `use <crate path> as __health_core;`
+/// opens the generated block. One `use` means one place to resolve the path (an
+/// unresolved `crate = ...` is one error, on it), and lets every other path start with an
+/// identifier that can carry the span of the user's token an error should point at.
+const ALIAS: &str = "__health_core";
+
+/// The alias, spanned at `span`, a token of the user's: the start of a path whose errors
+/// should point there (an expression's location starts at its first token). Its context
+/// is the user's, which sees the `use` in the generated block as the call site does.
+fn krate_at(span: Span) -> TokenStream {
+    Ident::new(ALIAS, span).into_token_stream()
 }
 
 /// The generated fn's parameters and locals.
@@ -130,8 +129,17 @@ struct Parts {
 fn impl_struct(input: &Input<'_>) -> TokenStream {
     let context = Context {
         input,
-        krate: crate_path(input.attrs.krate.as_ref().map(|krate| &krate.value)),
+        krate: Ident::new(ALIAS, Span::call_site()).into_token_stream(),
         locals: Locals::new(),
+    };
+    let krate_alias = &context.krate;
+    // Spanned at `crate = path` when written: an unresolved path is reported there.
+    let use_krate = if let Some(path) = &input.attrs.krate {
+        let span = path.value.span();
+        let (path, alias) = (&path.value, krate_at(span));
+        quote_spanned!(span=> use #path as #alias;)
+    } else {
+        quote!(use ::health_core as #krate_alias;)
     };
     let krate = &context.krate;
     let node = input.original;
@@ -177,6 +185,8 @@ fn impl_struct(input: &Input<'_>) -> TokenStream {
         #[doc(hidden)]
         #[allow(non_upper_case_globals, unused_qualifications, clippy::absolute_paths)]
         const _: () = {
+            #use_krate
+
             #(#items)*
 
             #[automatically_derived]
@@ -246,7 +256,7 @@ impl Context<'_> {
                     .predicates
                     .push(parse_quote!(#ty: #krate::__private::Each));
             }
-            let krate = located_at(krate, ty.span());
+            let krate = krate_at(ty.span());
             quote_spanned!(ty.span()=> <#ty as #krate::__private::Each>::Element)
         } else {
             quote!(#ty)
@@ -266,7 +276,7 @@ impl Context<'_> {
         parts.names.push(if each {
             quote!(#krate::__private::Name::Each(#full))
         } else if field.attrs.flatten.is_some() {
-            let krate = located_at(krate, ty.span());
+            let krate = krate_at(ty.span());
             quote_spanned!(ty.span()=>
                 #krate::__private::Name::Flatten(#full, <#ty as #krate::__private::Names>::NAMES)
             )
@@ -276,7 +286,7 @@ impl Context<'_> {
         if field.attrs.flatten.is_none() && field.attrs.with.is_none() {
             parts
                 .assertions
-                .extend(self.field_assertions(field, &value_ty, generic));
+                .extend(Self::field_assertions(field, &value_ty, generic));
         }
         parts.statements.push(self.field(field, &full, value_ty));
     }
@@ -321,23 +331,31 @@ impl Context<'_> {
             return self.one(field, &target);
         }
         let ty = field.ty;
+        let each = {
+            let krate = krate_at(ty.span());
+            quote_spanned!(ty.span()=> <#ty as #krate::__private::Each>)
+        };
         let target = Target {
             name: quote!(#name),
-            projection: quote! {
-                #krate::__private::element::<_, #ty, _>(
-                    #krate::__private::Clone::clone(&#target_local),
-                    #key,
-                )
+            projection: {
+                let krate = krate_at(ty.span());
+                quote_spanned! {ty.span()=>
+                    #each::project(#krate::__private::Clone::clone(&#target_local), #key)
+                }
             },
             ty: value_ty,
         };
         let body = self.one(field, &target);
+        // Spanned at the type, as every use of `T: Each`: see `Each::elements`.
+        let elements = quote_spanned! {ty.span()=>
+            for (#key, #name) in #each::elements(#target_local(#root), #prefix, #full)? {
+                #body
+            }
+        };
         quote! {
             {
                 let #target_local = #projection;
-                for (#key, #name) in #krate::__private::elements::<#ty>(#target_local(#root), #prefix, #full)? {
-                    #body
-                }
+                #elements
             }
         }
     }
@@ -467,7 +485,7 @@ impl Context<'_> {
 
     /// A value whose type is a check (or a heartbeat, or a gate).
     fn field_check(&self, attrs: &Attrs, target: &Target) -> TokenStream {
-        let Context { krate, locals, .. } = self;
+        let locals = &self.locals;
         let Locals {
             root,
             builder,
@@ -482,7 +500,7 @@ impl Context<'_> {
         } = target;
         let spec = self.spec(attrs, name);
         let schedule = self.schedule(attrs);
-        let at = located_at(krate, ty.span());
+        let at = krate_at(ty.span());
         let register = quote_spanned! {ty.span()=>
             <#ty as #at::__private::Field>::register
         };
@@ -549,7 +567,7 @@ impl Context<'_> {
         let schedule = self.schedule(attrs);
         let projection = &target.projection;
         // Spanned at the path: a function of the wrong shape is reported there.
-        let at = located_at(krate, path.span());
+        let at = krate_at(path.span());
         let call = quote_spanned! {path.span()=>
             #at::#make(move || {
                 let #root = #krate::__private::Arc::clone(&#root);
@@ -590,7 +608,7 @@ impl Context<'_> {
             projection,
             ty,
         } = target;
-        let at = located_at(krate, ty.span());
+        let at = krate_at(ty.span());
         let call = quote_spanned! {ty.span()=>
             <#ty as #at::__private::Names>::flatten
         };
@@ -602,22 +620,20 @@ impl Context<'_> {
     /// The assertions that need the checked value's type: the restart-storm guard and
     /// the rules for heartbeats, gates and timing keys.
     fn field_assertions(
-        &self,
         field: &Field<'_>,
         value_ty: &TokenStream,
         generic: bool,
     ) -> Vec<Assertion> {
-        let krate = &self.krate;
         let attrs = &field.attrs;
         let ty = field.ty;
         // `<T as Field>::X` spanned at the type: if `T` is not a `Field`, each use fails
         // with the same error there, and rustc reports it once.
-        let at = located_at(krate, ty.span());
+        let at = krate_at(ty.span());
         let kind = quote_spanned!(ty.span()=> <#value_ty as #at::__private::Field>::KIND);
         let judged = quote_spanned!(ty.span()=> <#value_ty as #at::__private::Field>::JUDGED);
         let assert = |span: Span, function: &str, value: &TokenStream| {
             let function = Ident::new(function, span);
-            let krate = located_at(krate, span);
+            let krate = krate_at(span);
             Assertion {
                 tokens: quote_spanned!(span=> #krate::__private::#function(#value)),
                 generic,
@@ -647,7 +663,6 @@ impl Context<'_> {
     /// const evaluation over its `Names`. (Names inside an `each` field's segment are
     /// refused by validation.)
     fn clash_assertions(&self, params: &HashSet<String>) -> Vec<Assertion> {
-        let krate = &self.krate;
         let input = self.input;
         let mut assertions = Vec::new();
         let flattened: Vec<(&Field<'_>, String)> = input
@@ -677,7 +692,7 @@ impl Context<'_> {
                 let message = format!(
                     "duplicate check name `{name}`: the flattened field `{segment}` has a check `{rest}` too"
                 );
-                let krate = located_at(krate, span);
+                let krate = krate_at(span);
                 assertions.push(Assertion {
                     tokens: quote_spanned! {span=>
                         #krate::__private::assert_unique(

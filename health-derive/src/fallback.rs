@@ -13,6 +13,7 @@ pub(crate) fn expand(node: &DeriveInput, error: &syn::Error) -> TokenStream {
     let error = error.to_compile_error();
     // The stub names health-core too: through `crate = ...` if that much parses.
     let krate = crate_path(crate_path_of(&node.attrs).as_ref());
+    // No alias as in the impls: the stub has no errors of its own to point anywhere.
     let ident = call_site_ident(&node.ident);
     let (impl_generics, ty_generics, _) = node.generics.split_for_impl();
     let mut where_clause = node.generics.where_clause.clone();

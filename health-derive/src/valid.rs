@@ -135,7 +135,7 @@ impl Input<'_> {
             {
                 let message = match segment {
                     Segment::Each => format!(
-                        "an `each` field's name is one segment, without `.`: its elements would be named {name:?}.<key>"
+                        "an `each` field's name is one segment, without `.`: its elements would be named `{name}.<key>`"
                     ),
                     Segment::Flatten => format!(
                         "a flattened field's name is one segment, without `.`: {name:?} would mix with the nested names"

@@ -1,0 +1,10 @@
+use health_core::{HealthCheck, StartupGate};
+
+#[derive(HealthCheck)]
+#[health(crate = "health_core")]
+struct State {
+    #[health(startup)]
+    warmup: StartupGate,
+}
+
+fn main() {}
