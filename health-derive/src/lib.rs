@@ -82,7 +82,9 @@
 //!
 //! One call wires the state in: `health_core::Runner::spawn(&state)`, or
 //! `RegistryBuilder::register(&state)` then `spawn` to choose the clock or
-//! register more. The registry holds an `Arc` of the state while the runner runs.
+//! register more. `state` is an `Arc<AppState>`, or an `AppState: Clone` whose fields
+//! share their data (`Arc`s, pools, clients: the shape axum's `State` takes); the
+//! registry keeps a clone while the runner runs, never a second wrapping.
 //!
 //! # Field attributes
 //!
@@ -103,6 +105,9 @@
 //! | `max_age = "30s"` | a result older than this fails (default: interval + timeout + 1 s) |
 //! | `max_silence = "30s"` | for a `Heartbeat`: how long its loop may stay silent (required) |
 //! | `with = ping_db` | check the field through `async fn ping_db(&FieldType) -> impl IntoReport` |
+//! | `with = Self::ping` | a method of the state: `async fn ping(&self, &FieldType)`, for a check that needs other fields too |
+//! | `kind = "internal"` | a `with` check watches the process itself, not a dependency (`"dependency"`, the default) |
+//! | `each` | the field holds several checks: one per element, named `field.0` or `field.key` (see below) |
 //! | `flatten` | the field is a struct deriving `HealthCheck`: its checks join, named `field.check` |
 //! | `allow_dependency` | accept a dependency check on liveness (see below) |
 //!
@@ -114,6 +119,96 @@
 //! Unset keys take the runner's defaults (`Schedule::default`: every 10 s, 1 s
 //! timeout).
 //!
+//! `check(name = "billing", readiness, with = Self::ping_billing)` adds a check of the
+//! whole state, for one no field stands for (a client and a URL together). Its function
+//! receives `&Self`; `name` and `with` are required, and the check keys of a field apply
+//! (probes, `critical`, timing keys, `max_age`, `kind`, `allow_dependency`). Write one
+//! `check(...)` per check; they are registered first, in the order written.
+//!
+//! `crate = path` names health-core as your crate sees it, for a renamed dependency
+//! (`health = { package = "health-core", ... }`, then `crate = health`) or a framework's
+//! re-export (`crate = my_framework::health`). Every path the derive generates goes
+//! through it.
+//!
+//! # Collections: `each`
+//!
+//! A field holding several checks of one type is one check per element, each with its own
+//! status, `?exclude` name and JSON entry. `each` is written rather than inferred from the
+//! type: one field turning into several checks should show where it is declared.
+//!
+//! | field type | check names |
+//! |---|---|
+//! | `Vec<T>`, `[T; N]`, `Box<[T]>`, `Arc<[T]>`, `Arc<Vec<T>>` | `field.0`, `field.1`, … |
+//! | `BTreeMap<K, T>`, `HashMap<K, T>` with `K: AsRef<str>` (`String`, `&'static str`) | `field.<key>`, in key order |
+//!
+//! The elements are anything a field can be (checks, heartbeats, gates), checked `with` a
+//! function (`with = ping` gets `&T`, `with = Self::ping` gets `&self, &T`), or
+//! `flatten`ed structs (`field.0.check`). The probes, timing keys and `max_age` written on
+//! the field apply to every element. A map's keys must be valid name segments: one that
+//! is not (`"Billing"`, `""`) fails registration with `RegistryError::InvalidName`
+//! naming the full check name. The field's name is a segment, so it holds no `.`, and no
+//! other check may be named inside it (`upstreams.billing` next to
+//! `#[health(each)] upstreams`).
+//!
+//! ```
+//! use std::collections::BTreeMap;
+//! use health_core::{HealthCheck, Heartbeat, Outcome, Probe, Runner, TcpCheck};
+//!
+//! /// A stand-in for an HTTP client (reqwest's, say).
+//! struct Client;
+//!
+//! impl Client {
+//!     async fn get(&self, url: &str) -> Result<(), String> {
+//!         if url.starts_with("http://") { Ok(()) } else { Err(format!("bad url {url}")) }
+//!     }
+//! }
+//!
+//! #[derive(HealthCheck)]
+//! #[health(check(name = "billing", readiness, with = Self::ping_billing))]
+//! struct AppState {
+//!     client: Client,
+//!     billing_url: String,
+//!     #[health(readiness, each, with = Self::ping)]
+//!     upstreams: BTreeMap<String, String>, // upstreams.search, upstreams.ads
+//!     #[health(readiness, each)]
+//!     shards: Vec<TcpCheck>,               // shards.0, shards.1
+//!     #[health(liveness, each, max_silence = "30s")]
+//!     workers: Vec<Heartbeat>,             // workers.0, …
+//! }
+//!
+//! impl AppState {
+//!     async fn ping_billing(&self) -> Result<(), String> {
+//!         self.client.get(&self.billing_url).await
+//!     }
+//!
+//!     async fn ping(&self, url: &str) -> Result<(), String> {
+//!         self.client.get(url).await
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)]
+//! # async fn main() -> Result<(), health_core::RegistryError> {
+//! let state = std::sync::Arc::new(AppState {
+//!     client: Client,
+//!     billing_url: "http://billing/healthz".into(),
+//!     upstreams: [("search", "http://search/"), ("ads", "http://ads/")]
+//!         .into_iter()
+//!         .map(|(name, url)| (name.to_owned(), url.to_owned()))
+//!         .collect(),
+//!     shards: vec![TcpCheck::new("10.0.0.1:5432"), TcpCheck::new("10.0.0.2:5432")],
+//!     workers: vec![Heartbeat::new(), Heartbeat::new()],
+//! });
+//! let (registry, _runner) = Runner::spawn(&state)?;
+//! let names: Vec<&str> = registry.checks().map(|check| check.name()).collect();
+//! assert_eq!(
+//!     names,
+//!     ["billing", "upstreams.ads", "upstreams.search", "shards.0", "shards.1", "workers.0", "workers.1"]
+//! );
+//! assert_eq!(registry.probe(Probe::Liveness), Outcome::Pass);
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! # Field types
 //!
 //! - Anything that implements `Check`, also through `Arc<T>`: run by the runner, kind
@@ -121,8 +216,11 @@
 //! - `Heartbeat` (`max_silence` required) and `StartupGate`: judged when a probe reads
 //!   them, never run; timing keys do not apply.
 //! - Any other type with `with = path`: `path(&field).await` is run as a *dependency*
-//!   check; its output is anything `IntoReport` (`Result<_, impl Display>`, `bool`,
-//!   `Report`, `Status`).
+//!   check (`kind = "internal"` says otherwise); its output is anything `IntoReport`
+//!   (`Result<_, impl Display>`, `bool`, `Report`, `Status`). A path that starts with
+//!   `Self::` or the struct's own name is a method of the state:
+//!   `Self::ping(&state, &field).await`.
+//! - A collection of any of these, with `each`.
 //! - A struct deriving `HealthCheck`, with `flatten`.
 //!
 //! # Names and durations
@@ -150,16 +248,22 @@
 //!   `queues` that has `depth`);
 //! - an invalid duration (`"5x"`), a zero `interval`, `timeout`, `max_age` or
 //!   `max_silence`, a threshold of 0, a `timeout` not below its `interval`;
-//! - a `with` value that is not a path to an async fn taking `&FieldType` (the error
-//!   points at the path);
+//! - a `with` value that is not a path to an async fn taking `&FieldType` (or `&self,
+//!   &FieldType` for a method of the state, `&Self` in a struct-level `check(...)`; the
+//!   error points at the path); a `kind` that is not `"dependency"` or `"internal"`, or on
+//!   a check without `with`;
+//! - `each` on a type that is not a collection (or whose elements are not checks), a
+//!   dotted `each` name, a check named inside an `each` field's names;
+//! - a `check(...)` without `name` or `with`, or with a key that only fits a field
+//!   (`each`, `flatten`, `max_silence`); `crate` given as a string or on a field;
 //! - a heartbeat without `max_silence`, `max_silence` on anything else, `max_age` on a
 //!   heartbeat or gate, timing keys on a heartbeat or gate;
 //! - an enum or a union, lifetime parameters;
-//! - **the restart-storm guard**: a dependency check (a field whose type's
-//!   `Check::KIND` is `Dependency`, or any `with` check) on `liveness`. A dependency
-//!   outage would fail liveness in every replica at once and the kubelet would restart
-//!   them all. Move it to `readiness`, or write `allow_dependency` if a restart really is
-//!   the cure.
+//! - **the restart-storm guard**: a dependency check (a field or element whose type's
+//!   `Check::KIND` is `Dependency`, or a `with` check not marked `kind = "internal"`) on
+//!   `liveness`. A dependency outage would fail liveness in every replica at once and the
+//!   kubelet would restart them all. Move it to `readiness`, or write `allow_dependency`
+//!   if a restart really is the cure (not with `kind = "internal"`, which needs none).
 //!
 //! Checks that need the field's type (the guard, heartbeat keys, names across `flatten`)
 //! are const evaluations; for a field whose type names a type parameter they run when the
@@ -168,8 +272,9 @@
 //! # Generated code
 //!
 //! One `impl HealthCheck` (and a hidden `impl __private::Names`) inside `const _: () =
-//! { ... };`: no item reaches the caller's module. Paths are absolute through
-//! `::health_core`, so a user's own `Result`, `Option` or `core` changes nothing. Generic
+//! { ... };`: no item reaches the caller's module. Paths go through one `use
+//! ::health_core as __health_core;` (or the `crate = ...` path) in that block, so a
+//! user's own `Result`, `Option` or `core` changes nothing. Generic
 //! structs work: the impl requires `Self: Send + Sync + 'static` and each annotated field
 //! type to be a check (or, flattened, a `HealthCheck`). Nothing runs at probe time: the
 //! impl only registers checks when the registry is built.

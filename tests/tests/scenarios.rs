@@ -51,7 +51,7 @@ async fn dependency_killed_fails_readiness_not_liveness_and_recovers() {
     .await;
     let verbose = service.get("/readyz?verbose").await;
     assert!(
-        verbose.body.contains("[-]dependency failed: connect to"),
+        verbose.body.contains("[-]dependency.0 failed: connect to"),
         "{}",
         verbose.body
     );
@@ -90,7 +90,7 @@ async fn hung_dependency_times_out_and_probes_still_answer() {
     assert!(
         verbose
             .body
-            .contains("[-]dependency failed: timed out after"),
+            .contains("[-]dependency.0 failed: timed out after"),
         "{}",
         verbose.body
     );
@@ -151,7 +151,7 @@ async fn stopped_runner_fails_readiness_as_stale() {
     assert!(
         verbose
             .body
-            .contains("[-]dependency failed: stale: last result"),
+            .contains("[-]dependency.0 failed: stale: last result"),
         "{}",
         verbose.body
     );
@@ -230,6 +230,43 @@ async fn probe_storm_adds_no_dependency_connections() {
     assert!(
         during <= scheduled,
         "1600 probes in {elapsed:?} caused {during} dependency connections; the schedule allows {scheduled}"
+    );
+}
+
+#[tokio::test]
+async fn every_dependency_is_its_own_check() {
+    // One dependency that accepts, one whose port refuses (bound, then closed).
+    let live = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let live_addr = format!("tcp://{}", live.local_addr().unwrap());
+    tokio::spawn(async move { while live.accept().await.is_ok() {} });
+    let dead = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let dead_addr = format!("tcp://{}", dead.local_addr().unwrap());
+    drop(dead);
+    let service = Service::start(&[
+        "--warmup",
+        "0s",
+        "--dependency",
+        &live_addr,
+        "--dependency",
+        &dead_addr,
+    ])
+    .await;
+
+    within(SETTLE, "both dependencies checked", || async {
+        let verbose = service.get("/readyz?verbose").await.body;
+        verbose.contains("[-]dependency.1 failed: connect to")
+            && verbose.contains("[+]dependency.0 ok")
+    })
+    .await;
+    assert_eq!(service.get("/readyz").await.status, 503);
+    assert_eq!(service.get("/readyz/dependency.0").await.status, 200);
+    assert_eq!(service.get("/readyz/dependency.1").await.status, 503);
+    let excluded = service.get("/readyz?verbose&exclude=dependency.1").await;
+    assert_eq!(excluded.status, 200, "{}", excluded.body);
+    assert!(
+        excluded.body.contains("[+]dependency.1 excluded: ok"),
+        "{}",
+        excluded.body
     );
 }
 

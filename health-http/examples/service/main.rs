@@ -28,7 +28,7 @@ use std::time::Duration;
 
 use health_core::{
     Check, CheckKind, HealthCheck, Heartbeat, Registry, Report, RuntimeLag, RuntimeStall,
-    StartupGate, Status, TcpCheck,
+    StartupGate, TcpCheck,
 };
 use health_http::{HealthService, HttpCheck, serve};
 use tokio::net::TcpListener;
@@ -41,10 +41,12 @@ use crate::flags::{Details, HELP, Options, parse_args, parse_dependency};
 #[derive(HealthCheck)]
 #[health(interval = "2s", timeout = "500ms")]
 struct AppState {
-    /// Readiness: the downstream systems this service needs. Two consecutive passes bring
-    /// it back, so one lucky answer from a flapping dependency does not send traffic.
-    #[health(readiness, success_threshold = 2)]
-    dependency: Dependencies,
+    /// Readiness: the downstream systems this service needs, one check per
+    /// `--dependency` (`dependency.0`, `dependency.1`, …), so `?verbose` names the one that
+    /// failed and `?exclude=dependency.1` skips one. Two consecutive passes bring a check
+    /// back, so one lucky answer from a flapping dependency does not send traffic.
+    #[health(readiness, each, name = "dependency", success_threshold = 2)]
+    dependencies: Vec<Dependency>,
     /// Liveness: the worker loop beats every second; five silent seconds mean it is wedged.
     #[health(liveness, max_silence = "5s")]
     worker: Heartbeat,
@@ -63,32 +65,19 @@ struct AppState {
     runtime_lag: RuntimeLag,
 }
 
-/// Every `--dependency`, checked in turn; the check fails if any of them fails.
-struct Dependencies(Vec<Dependency>);
-
+/// One `--dependency`: a TCP connect or an HTTP GET.
 enum Dependency {
     Tcp(TcpCheck),
     Http(HttpCheck),
 }
 
-impl Check for Dependencies {
+impl Check for Dependency {
     const KIND: CheckKind = CheckKind::Dependency;
 
     async fn check(&self) -> Report {
-        let mut failures = Vec::new();
-        for dependency in &self.0 {
-            let report = match dependency {
-                Dependency::Tcp(check) => check.check().await,
-                Dependency::Http(check) => check.check().await,
-            };
-            if report.status() == Status::Unhealthy {
-                failures.push(report.reason().unwrap_or("failed").to_owned());
-            }
-        }
-        if failures.is_empty() {
-            Report::healthy()
-        } else {
-            Report::unhealthy(failures.join("; "))
+        match self {
+            Dependency::Tcp(check) => check.check().await,
+            Dependency::Http(check) => check.check().await,
         }
     }
 }
@@ -158,7 +147,7 @@ async fn run(mut options: Options) -> Result<(), String> {
     // Started here, on the runtime it watches.
     let runtime = RuntimeStall::start();
     let state = Arc::new(AppState {
-        dependency: Dependencies(options.dependencies),
+        dependencies: options.dependencies,
         worker: Heartbeat::new(),
         warmup: StartupGate::new(),
         runtime_lag: runtime.lag(),
@@ -198,7 +187,12 @@ async fn run(mut options: Options) -> Result<(), String> {
         .drain_delay(options.drain)
         .spawn()
         .map_err(|err| format!("cannot start the probe server: {err}"))?;
-    print_banner(probes.local_addr(), admin_addr, &state.dependency, withheld);
+    print_banner(
+        probes.local_addr(),
+        admin_addr,
+        &state.dependencies,
+        withheld,
+    );
 
     shutdown_signal().await;
     // Readiness fails at once; the probe server drains on its thread, then stops.
@@ -232,12 +226,13 @@ fn local_addr(listener: &TcpListener) -> Result<SocketAddr, String> {
     listener.local_addr().map_err(|err| err.to_string())
 }
 
-fn print_banner(addr: SocketAddr, admin: SocketAddr, dependencies: &Dependencies, withheld: bool) {
-    let checked: Vec<_> = dependencies.0.iter().map(ToString::to_string).collect();
+fn print_banner(addr: SocketAddr, admin: SocketAddr, dependencies: &[Dependency], withheld: bool) {
     // The first two lines are machine-read by the end-to-end tests: keep their shape.
     println!("probes listening on http://{addr}");
     println!("admin listening on http://{admin}");
-    println!("dependency: {}", checked.join(", "));
+    for (index, dependency) in dependencies.iter().enumerate() {
+        println!("check dependency.{index}: {dependency}");
+    }
     println!(
         "\nTry:\n  curl -i http://{addr}/readyz\n  curl http://{addr}/readyz?verbose\n  \
          curl -H 'Accept: application/health+json' http://{addr}/readyz\n  \
