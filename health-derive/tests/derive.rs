@@ -852,6 +852,7 @@ fn sixty_four_fields_compile_and_register() {
 #[tokio::test(start_paused = true)]
 async fn each_makes_one_check_per_element() {
     #[derive(HealthCheck)]
+    #[health(jitter = "0s")] // runs on exact multiples of the interval
     struct State {
         #[health(readiness, each, interval = "1s")]
         shards: Vec<Scripted>,
@@ -980,6 +981,7 @@ fn each_element_can_be_a_heartbeat_or_a_gate() {
 #[tokio::test(start_paused = true)]
 async fn each_with_checks_every_element_through_the_function() {
     #[derive(HealthCheck)]
+    #[health(jitter = "0s")] // runs on exact multiples of the interval
     struct State {
         #[health(readiness, each, interval = "1s", with = ping)]
         pools: Vec<Pool>,
@@ -1145,6 +1147,7 @@ impl Client {
 #[tokio::test(start_paused = true)]
 async fn a_check_of_the_whole_state_uses_several_fields() {
     #[derive(HealthCheck)]
+    #[health(jitter = "0s")] // runs on exact multiples of the interval
     #[health(check(name = "billing", readiness, interval = "1s", with = Self::ping_billing))]
     #[health(check(name = "config", liveness, kind = "internal", with = config_loaded))]
     struct State {
@@ -1202,6 +1205,7 @@ async fn a_check_of_the_whole_state_uses_several_fields() {
 #[tokio::test(start_paused = true)]
 async fn a_state_method_on_a_field_gets_the_state_and_the_field() {
     #[derive(HealthCheck)]
+    #[health(jitter = "0s")] // runs on exact multiples of the interval
     struct State {
         client: Client,
         #[health(readiness, name = "billing", with = Self::ping)]
@@ -1246,6 +1250,7 @@ async fn a_state_method_on_a_field_gets_the_state_and_the_field() {
 #[tokio::test(start_paused = true)]
 async fn kind_states_what_a_with_check_watches() {
     #[derive(HealthCheck)]
+    #[health(jitter = "0s")] // runs on exact multiples of the interval
     struct State {
         #[health(liveness, kind = "internal", with = ping)]
         internal: Pool,
@@ -1281,6 +1286,7 @@ async fn kind_states_what_a_with_check_watches() {
 async fn an_arc_state_or_a_cloned_state_registers_without_wrapping_twice() {
     /// The axum shape: a cheaply cloned bundle of shared handles.
     #[derive(Clone, HealthCheck)]
+    #[health(jitter = "0s")] // runs on exact multiples of the interval
     struct AppState {
         #[health(readiness, interval = "1s")]
         db: Arc<Scripted>,
