@@ -436,7 +436,7 @@ async fn reasons_need_the_token_not_a_loopback_address() {
     assert!(
         anonymous
             .body
-            .contains("[-]dependency failed: reason withheld"),
+            .contains("[-]dependency.0 failed: reason withheld"),
         "{}",
         anonymous.body
     );
@@ -449,7 +449,7 @@ async fn reasons_need_the_token_not_a_loopback_address() {
     assert!(wrong.body.contains("reason withheld"), "{}", wrong.body);
     let with_token = service.get("/readyz?verbose").await;
     assert!(
-        with_token.body.contains("[-]dependency failed: connect to"),
+        with_token.body.contains("[-]dependency.0 failed: connect to"),
         "{}",
         with_token.body
     );
