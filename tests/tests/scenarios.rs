@@ -449,7 +449,9 @@ async fn reasons_need_the_token_not_a_loopback_address() {
     assert!(wrong.body.contains("reason withheld"), "{}", wrong.body);
     let with_token = service.get("/readyz?verbose").await;
     assert!(
-        with_token.body.contains("[-]dependency.0 failed: connect to"),
+        with_token
+            .body
+            .contains("[-]dependency.0 failed: connect to"),
         "{}",
         with_token.body
     );
