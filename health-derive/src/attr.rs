@@ -601,6 +601,14 @@ fn parse_duration_key(value: Option<&Expr>, name: &str, shape: Shape) -> syn::Re
         )
     })?;
     let duration = parse_duration(lit)?;
+    // The registry's clock counts nanoseconds in a u64: health-core refuses anything
+    // longer when the check is registered, so say it here, at compile time.
+    if duration.as_nanos() > u128::from(u64::MAX) {
+        return Err(syn::Error::new_spanned(
+            lit,
+            format_args!("`{name}` is longer than the clock can count (584 years)"),
+        ));
+    }
     let must_be_positive = matches!(name, "timeout" | "interval" | "max_age" | "max_silence");
     if must_be_positive && duration.is_zero() {
         let why = match name {

@@ -97,12 +97,12 @@
 //! | `name = "db"` | the check's name; the field's name by default |
 //! | `critical = false` | a failure only warns (the probe still passes) |
 //! | `interval = "10s"` | time between two runs |
-//! | `timeout = "1s"` | deadline of one run; below the interval |
+//! | `timeout = "1s"` | deadline of one run; below the interval (default: 1 s, or half the interval) |
 //! | `initial_delay = "5s"` | wait before the first run |
-//! | `jitter = "2s"` | spread of the first run, per replica |
+//! | `jitter = "2s"` | extra wait of up to this before each run, per replica; below the interval (default: a tenth of it) |
 //! | `failure_threshold = 3` | consecutive failures before the check turns Unhealthy |
 //! | `success_threshold = 2` | consecutive passes before it comes back |
-//! | `max_age = "30s"` | a result older than this fails (default: interval + timeout + 1 s) |
+//! | `max_age = "30s"` | a result older than this fails; at least `max(interval, initial_delay) + jitter + timeout` (the default adds 1 s) |
 //! | `max_silence = "30s"` | for a `Heartbeat`: how long its loop may stay silent (required) |
 //! | `with = ping_db` | check the field through `async fn ping_db(&FieldType) -> impl IntoReport` |
 //! | `with = Self::ping` | a method of the state: `async fn ping(&self, &FieldType)`, for a check that needs other fields too |
@@ -246,8 +246,10 @@
 //! - a field with no probe, a tuple-struct field without `name`, an invalid or duplicate
 //!   check name, also across `flatten` (a check named `queues.depth` next to a flattened
 //!   `queues` that has `depth`);
-//! - an invalid duration (`"5x"`), a zero `interval`, `timeout`, `max_age` or
-//!   `max_silence`, a threshold of 0, a `timeout` not below its `interval`;
+//! - an invalid duration (`"5x"`), one longer than the clock counts (584 years), a zero
+//!   `interval`, `timeout`, `max_age` or `max_silence`, a threshold of 0, a `timeout` or
+//!   `jitter` not below its `interval`, a `max_age` shorter than the longest gap a live
+//!   runner may leave between two results (it would read stale while healthy);
 //! - a `with` value that is not a path to an async fn taking `&FieldType` (or `&self,
 //!   &FieldType` for a method of the state, `&Self` in a struct-level `check(...)`; the
 //!   error points at the path); a `kind` that is not `"dependency"` or `"internal"`, or on

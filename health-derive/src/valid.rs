@@ -1,11 +1,13 @@
-//! Rules that involve more than one key or field: probes, timeouts against intervals,
-//! names (validity and duplicates), `flatten`, `each` and `with` combinations, the
+//! Rules that involve more than one key or field: probes, timing (timeout and jitter
+//! against the interval, `max_age` against the longest gap between runs), names
+//! (validity and duplicates), `flatten`, `each` and `with` combinations, the
 //! restart-storm guard for `with`, the keys a struct-level `check(...)` needs.
 //!
 //! A field (or `check(...)`) whose attributes already failed to parse is skipped, so that
 //! one typo is reported once and not again as, say, a missing probe.
 
 use std::collections::HashSet;
+use std::fmt;
 use std::time::Duration;
 
 use proc_macro2::TokenStream;
@@ -24,7 +26,7 @@ impl Input<'_> {
     pub(crate) fn validate(&self) -> syn::Result<()> {
         let mut errors = self.errors.clone();
         if !self.attrs.failed {
-            check_timing(&self.attrs.timing, None, &mut errors);
+            check_timing(&self.attrs.timing, None, None, &mut errors);
         }
         for check in self.attrs.checks.iter().filter(|check| !check.failed) {
             check_state_check(check, &mut errors);
@@ -88,7 +90,13 @@ impl Input<'_> {
             );
         }
         if !self.attrs.failed {
-            check_timing(&attrs.timing, Some(&self.attrs.timing), errors);
+            // A heartbeat's staleness is its `max_silence`; `max_age` there is an error
+            // of its own, above.
+            let max_age = attrs
+                .max_age
+                .as_ref()
+                .filter(|_| attrs.max_silence.is_none());
+            check_timing(&attrs.timing, Some(&self.attrs.timing), max_age, errors);
         }
     }
 
@@ -282,45 +290,140 @@ fn key<T>(setting: Option<&Setting<T>>) -> Option<&Path> {
     setting.map(|setting| &setting.key)
 }
 
-/// Checks that the timeout stays below the interval, for a check (with the struct's
-/// defaults under it) or, with `defaults` `None`, for the struct's defaults alone.
-///
-/// Only an explicit timeout can break the rule: without one, the runner's timeout is
-/// 1 s capped at the interval. The error points at the most specific setting involved.
-fn check_timing<'t>(timing: &'t Timing, defaults: Option<&Timing>, errors: &mut Errors) {
-    if defaults.is_some() && timing.timeout.is_none() && timing.interval.is_none() {
-        // Nothing of the check's own: the struct-level check covers it.
-        return;
+/// The runner's timeout when none is written (`Schedule::every`): 1 s, or half the
+/// interval if that is shorter.
+fn default_timeout(interval: Duration) -> Duration {
+    (interval / 2).min(Duration::from_secs(1))
+}
+
+/// The runner's jitter when none is written (`Schedule::every`): a tenth of the interval.
+fn default_jitter(interval: Duration) -> Duration {
+    interval / 10
+}
+
+/// A timing setting as it applies: written at the level being checked, inherited from
+/// the struct, or the runner's default.
+#[derive(Clone, Copy)]
+struct Applied<'t> {
+    name: &'static str,
+    value: Duration,
+    /// The setting's tokens, if written at the level being checked.
+    own: Option<&'t TokenStream>,
+    /// The runner's default, written nowhere.
+    default: bool,
+}
+
+impl fmt::Display for Applied<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let default = if self.default { "default " } else { "" };
+        write!(f, "{default}{} {}", self.name, format_duration(self.value))
     }
-    let pick = |own: &'t Option<Setting<Duration>>,
-                fallback: fn(&Timing) -> &Option<Setting<Duration>>| {
+}
+
+/// Checks the timing of a field (with the struct's settings under its own, and the
+/// runner's defaults under those) or, with `defaults` `None`, of the struct's settings
+/// alone: the timeout and the jitter below the interval, and a field's `max_age` at
+/// least the longest gap a live runner may leave between two results. These are the
+/// rules `RegistryBuilder::schedule` applies at run time, with the same defaults.
+///
+/// An error points at the most specific setting involved that is written at this level;
+/// a rule broken only by inherited settings is reported where they are written.
+fn check_timing<'t>(
+    timing: &'t Timing,
+    defaults: Option<&'t Timing>,
+    max_age: Option<&'t Setting<Duration>>,
+    errors: &mut Errors,
+) {
+    let pick = |name: &'static str,
+                own: &'t Option<Setting<Duration>>,
+                inherited: fn(&Timing) -> &Option<Setting<Duration>>,
+                default: Duration| {
+        let applied = |value, own| Applied {
+            name,
+            value,
+            own,
+            default: false,
+        };
         own.as_ref()
-            .map(|setting| (setting.value, Some(&setting.tokens)))
+            .map(|setting| applied(setting.value, Some(&setting.tokens)))
             .or_else(|| {
                 defaults
-                    .and_then(|defaults| fallback(defaults).as_ref())
-                    .map(|setting| (setting.value, None))
+                    .and_then(|defaults| inherited(defaults).as_ref())
+                    .map(|setting| applied(setting.value, None))
+            })
+            .unwrap_or(Applied {
+                name,
+                value: default,
+                own: None,
+                default: true,
             })
     };
-    let Some((timeout, own_timeout)) = pick(&timing.timeout, |t| &t.timeout) else {
+    let interval = pick(
+        "interval",
+        &timing.interval,
+        |t| &t.interval,
+        DEFAULT_INTERVAL,
+    );
+    let timeout = pick(
+        "timeout",
+        &timing.timeout,
+        |t| &t.timeout,
+        default_timeout(interval.value),
+    );
+    let jitter = pick(
+        "jitter",
+        &timing.jitter,
+        |t| &t.jitter,
+        default_jitter(interval.value),
+    );
+    let delay = pick(
+        "initial_delay",
+        &timing.initial_delay,
+        |t| &t.initial_delay,
+        Duration::ZERO,
+    );
+    below(
+        timeout,
+        interval,
+        "a run may not outlast its period",
+        errors,
+    );
+    below(
+        jitter,
+        interval,
+        "each run waits the interval plus up to the jitter",
+        errors,
+    );
+    let Some(max_age) = max_age else {
         return;
     };
-    let (interval, own_interval, implicit) = match pick(&timing.interval, |t| &t.interval) {
-        Some((interval, own)) => (interval, own, ""),
-        None => (DEFAULT_INTERVAL, None, " (the default)"),
+    let longest = if delay.value > interval.value {
+        delay
+    } else {
+        interval
     };
-    if timeout < interval {
+    let gap = longest
+        .value
+        .saturating_add(jitter.value)
+        .saturating_add(timeout.value);
+    if max_age.value < gap {
+        errors.spanned(
+            &max_age.tokens,
+            format_args!(
+                "max_age {} is shorter than the {} a live runner may leave between two results ({longest} + {jitter} + {timeout}): it would read stale while healthy",
+                format_duration(max_age.value),
+                format_duration(gap),
+            ),
+        );
+    }
+}
+
+/// Reports `value` not below `limit`, at whichever of the two is written here.
+fn below(value: Applied<'_>, limit: Applied<'_>, why: &str, errors: &mut Errors) {
+    if value.value < limit.value {
         return;
     }
-    let Some(at) = own_timeout.or(own_interval) else {
-        return;
-    };
-    errors.spanned(
-        at,
-        format_args!(
-            "timeout {} must be below the interval {}{implicit}: a run may not outlast its period",
-            format_duration(timeout),
-            format_duration(interval),
-        ),
-    );
+    if let Some(at) = value.own.or(limit.own) {
+        errors.spanned(at, format_args!("{value} must be below the {limit}: {why}"));
+    }
 }

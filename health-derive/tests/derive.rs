@@ -561,6 +561,32 @@ async fn max_age_makes_an_old_result_stale() {
     assert_eq!(registry.probe(Probe::Readiness), Outcome::Fail);
 }
 
+/// The derive checks `max_age` against the runner's defaults at compile time and
+/// health-core again at registration: at the boundary both must agree, or one of them
+/// refuses what the other allows.
+#[tokio::test(start_paused = true)]
+async fn max_age_at_the_longest_gap_compiles_and_registers() {
+    #[derive(HealthCheck)]
+    struct State {
+        // 10s + default jitter 1s + default timeout 1s
+        #[health(readiness, interval = "10s", max_age = "12s")]
+        db: Scripted,
+        // 1s + default jitter 100ms + default timeout 500ms
+        #[health(readiness, interval = "1s", max_age = "1600ms")]
+        cache: Scripted,
+        // initial_delay 1m + default jitter 1s + default timeout 1s
+        #[health(readiness, initial_delay = "1m", max_age = "62s")]
+        queue: Scripted,
+    }
+    let state = Arc::new(State {
+        db: Scripted::default(),
+        cache: Scripted::default(),
+        queue: Scripted::default(),
+    });
+    let (registry, _runner, _time) = spawn(&state);
+    assert_eq!(registry.len(), 3);
+}
+
 #[test]
 fn max_silence_limits_a_heartbeat() {
     #[derive(HealthCheck)]
