@@ -125,6 +125,15 @@ impl<F, const DEPENDENCY: bool> fmt::Debug for FnCheck<F, DEPENDENCY> {
     }
 }
 
+/// The kind a closure check's `DEPENDENCY` parameter stands for.
+pub(crate) const fn kind_of(dependency: bool) -> CheckKind {
+    if dependency {
+        CheckKind::Dependency
+    } else {
+        CheckKind::Internal
+    }
+}
+
 /// Makes a [`Check`] from a closure that returns a future of anything [`IntoReport`].
 ///
 /// The check is [`CheckKind::Internal`]; use [`dependency_fn`] for one that calls an
@@ -176,11 +185,7 @@ where
 }
 
 impl<F, const DEPENDENCY: bool> FnCheck<F, DEPENDENCY> {
-    const KIND_OF: CheckKind = if DEPENDENCY {
-        CheckKind::Dependency
-    } else {
-        CheckKind::Internal
-    };
+    const KIND_OF: CheckKind = kind_of(DEPENDENCY);
 
     /// Returns what the check watches.
     ///

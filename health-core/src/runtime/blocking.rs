@@ -11,7 +11,7 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
-use crate::check::{Check, IntoReport};
+use crate::check::{Check, IntoReport, kind_of};
 use crate::clock::format_duration;
 use crate::report::Report;
 use crate::spec::CheckKind;
@@ -121,11 +121,7 @@ pub struct BlockingCheck<F, const DEPENDENCY: bool = false> {
 }
 
 impl<F, const DEPENDENCY: bool> BlockingCheck<F, DEPENDENCY> {
-    const KIND_OF: CheckKind = if DEPENDENCY {
-        CheckKind::Dependency
-    } else {
-        CheckKind::Internal
-    };
+    const KIND_OF: CheckKind = kind_of(DEPENDENCY);
 
     fn new(function: F) -> Self {
         BlockingCheck {
