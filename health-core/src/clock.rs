@@ -239,10 +239,14 @@ impl ManualClock {
     /// ```
     pub fn advance(&self, duration: Duration) {
         if let ClockSource::Manual(state) = &(self.0).0 {
+            // Saturating, not `fetch_add`: advancing past the end of time (two
+            // `Duration::MAX`, say) must stop there, not wrap round to the past.
             // Ordering: see `Clock::now`.
-            state
+            let _ = state
                 .nanos
-                .fetch_add(duration_nanos(duration), Ordering::Relaxed);
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |nanos| {
+                    Some(nanos.saturating_add(duration_nanos(duration)))
+                });
         }
     }
 }

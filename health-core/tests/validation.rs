@@ -321,3 +321,16 @@ mod scheduled {
         assert_eq!(registry.probe(Probe::Readiness), Outcome::Warn);
     }
 }
+
+#[test]
+fn a_manual_clock_stops_at_the_end_of_time_instead_of_wrapping() {
+    let time = ManualClock::new();
+    time.advance(Duration::MAX);
+    time.advance(secs(1));
+    time.advance(Duration::MAX);
+    assert_eq!(
+        time.clock().now(),
+        health_core::Timestamp::from_nanos(u64::MAX),
+        "advancing past the end of time must not wrap to the past"
+    );
+}
