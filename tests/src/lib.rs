@@ -32,24 +32,44 @@ pub struct Service {
     pub admin: String,
 }
 
-/// Returns the example binary, building it if `cargo test` has not.
+/// Returns the example binary, built (once per test process) from the current sources.
+///
+/// Always through `cargo build`, never "if missing": `cargo test` builds the example only as
+/// its unit-test harness (it has `test = true`), so `target/<profile>/examples/service` can
+/// be a stale binary from an older build, and the scenarios would test old code. A build
+/// with nothing to do costs a fraction of a second.
 fn example_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test binary's path");
-    // target/<profile>/deps/<test> → target/<profile>/examples/service
-    let profile_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("the test binary lives in target/<profile>/deps");
-    let binary = profile_dir.join("examples").join("service");
-    if !binary.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = std::process::Command::new(cargo)
-            .args(["build", "-p", "health-http", "--example", "service"])
-            .status()
-            .expect("cargo runs");
-        assert!(status.success(), "building the example failed");
-    }
-    binary
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let exe = std::env::current_exe().expect("the test binary's path");
+            // target/<profile>/deps/<test> → target/<profile>/examples/service
+            let profile_dir = exe
+                .parent()
+                .and_then(|deps| deps.parent())
+                .expect("the test binary lives in target/<profile>/deps");
+            let profile = profile_dir
+                .file_name()
+                .and_then(|name| name.to_str())
+                .expect("a profile directory name");
+            let profile = if profile == "debug" { "dev" } else { profile };
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            let status = std::process::Command::new(cargo)
+                .args([
+                    "build",
+                    "--quiet",
+                    "-p",
+                    "health-http",
+                    "--example",
+                    "service",
+                ])
+                .args(["--profile", profile])
+                .status()
+                .expect("cargo runs");
+            assert!(status.success(), "building the example failed");
+            profile_dir.join("examples").join("service")
+        })
+        .clone()
 }
 
 impl Service {
