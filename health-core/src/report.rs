@@ -28,6 +28,7 @@ pub struct Report {
     status: Status,
     reason: Option<Cow<'static, str>>,
     observed: Option<Observed>,
+    measurements: Vec<(Cow<'static, str>, Observed)>,
     duration: Option<Duration>,
 }
 
@@ -89,6 +90,7 @@ impl Report {
             status,
             reason: None,
             observed: None,
+            measurements: Vec::new(),
             duration: None,
         }
     }
@@ -121,6 +123,43 @@ impl Report {
             value,
             unit: unit.into(),
         });
+        self
+    }
+
+    /// Adds a named measurement beside the main observed value: a check that sees more
+    /// than one number (a pool's size, idle and in-use connections) reports each under
+    /// its own name. health+json shows it as its own entry, `"<check>:<name>"`, the
+    /// draft's `componentName:measurementName`.
+    ///
+    /// Names are words like `pool_size`; the same name twice is shown twice.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use health_core::{Report, Status};
+    ///
+    /// let report = Report::new(Status::Healthy)
+    ///     .with_observed(1.5, "ms")
+    ///     .with_measurement("pool_size", 4.0, "connections")
+    ///     .with_measurement("pool_idle", 3.0, "connections");
+    /// let names: Vec<&str> = report.measurements().map(|(name, _)| name).collect();
+    /// assert_eq!(names, ["pool_size", "pool_idle"]);
+    /// assert_eq!(report.observed().unwrap().unit(), "ms");
+    /// ```
+    #[must_use]
+    pub fn with_measurement(
+        mut self,
+        name: impl Into<Cow<'static, str>>,
+        value: f64,
+        unit: impl Into<Cow<'static, str>>,
+    ) -> Report {
+        self.measurements.push((
+            name.into(),
+            Observed {
+                value,
+                unit: unit.into(),
+            },
+        ));
         self
     }
 
@@ -176,6 +215,22 @@ impl Report {
     #[must_use]
     pub fn observed(&self) -> Option<&Observed> {
         self.observed.as_ref()
+    }
+
+    /// Returns the named measurements, in the order they were added.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use health_core::{Report, Status};
+    /// let report = Report::new(Status::Healthy).with_measurement("pool_in_use", 2.0, "connections");
+    /// let (name, observed) = report.measurements().next().unwrap();
+    /// assert_eq!((name, observed.value()), ("pool_in_use", 2.0));
+    /// ```
+    pub fn measurements(&self) -> impl ExactSizeIterator<Item = (&str, &Observed)> {
+        self.measurements
+            .iter()
+            .map(|(name, observed)| (name.as_ref(), observed))
     }
 
     /// Returns the run's duration, if any.

@@ -83,6 +83,8 @@ struct Line<'a> {
     observed: Option<(f64, String)>,
     /// A lifecycle gate of readiness (`startup`, `shutdown`), not a check.
     gate: bool,
+    /// The report's named measurements: `(name, value, unit)`.
+    measurements: Vec<(String, f64, String)>,
 }
 
 impl<'a> Line<'a> {
@@ -116,6 +118,17 @@ impl<'a> Line<'a> {
                 .observed()
                 .map(|observed| (observed.value(), observed.unit().to_owned())),
             gate: false,
+            measurements: snapshot
+                .report()
+                .measurements()
+                .map(|(name, observed)| {
+                    (
+                        name.to_owned(),
+                        observed.value(),
+                        observed.unit().to_owned(),
+                    )
+                })
+                .collect(),
         }
     }
 
@@ -132,6 +145,7 @@ impl<'a> Line<'a> {
             time: None,
             observed: None,
             gate: true,
+            measurements: Vec::new(),
         }
     }
 
@@ -305,6 +319,16 @@ impl<'a> Listing<'a> {
                 }
             }
             out.push(']');
+            // Named measurements are entries of their own, keyed
+            // `componentName:measurementName` as in the draft's examples, with the
+            // check's status and time so that each entry reads alone.
+            for (name, value, unit) in &line.measurements {
+                out.push(',');
+                json_string(&mut out, &format!("{}:{name}", line.name));
+                out.push_str(":[");
+                line.write_entry(&mut out, Some((*value, unit)), None);
+                out.push(']');
+            }
         }
         out.push('}');
         if let Some(warning) = self.warning() {
@@ -320,6 +344,15 @@ impl<'a> Listing<'a> {
 impl Line<'_> {
     /// One entry of a `checks` array.
     fn write_json(&self, out: &mut String) {
+        let observed = self
+            .observed
+            .as_ref()
+            .map(|(value, unit)| (*value, unit.as_str()));
+        self.write_entry(out, observed, self.reason.as_deref());
+    }
+
+    /// An entry with this line's status and time, and `observed` and `reason`.
+    fn write_entry(&self, out: &mut String, observed: Option<(f64, &str)>, reason: Option<&str>) {
         let outcome = self.outcome.unwrap_or(Outcome::Pass);
         let _ = write!(
             out,
@@ -330,14 +363,12 @@ impl Line<'_> {
         if let Some(time) = self.time {
             let _ = write!(out, ",\"time\":\"{}\"", Rfc3339(time));
         }
-        if let Some((value, unit)) = &self.observed {
-            // JSON has no NaN or infinity.
-            if value.is_finite() {
-                let _ = write!(out, ",\"observedValue\":{value},\"observedUnit\":");
-                json_string(out, unit);
-            }
+        // JSON has no NaN or infinity.
+        if let Some((value, unit)) = observed.filter(|(value, _)| value.is_finite()) {
+            let _ = write!(out, ",\"observedValue\":{value},\"observedUnit\":");
+            json_string(out, unit);
         }
-        if let Some(reason) = &self.reason {
+        if let Some(reason) = reason {
             out.push_str(",\"output\":");
             json_string(out, reason);
         }
@@ -423,6 +454,7 @@ mod tests {
             time: None,
             observed: None,
             gate: false,
+            measurements: Vec::new(),
         };
         let listing = Listing {
             lines: vec![

@@ -509,6 +509,40 @@ fn health_json_has_status_checks_and_notes() {
 }
 
 #[test]
+fn health_json_shows_named_measurements_as_entries_of_their_own() {
+    let mut builder = Registry::builder();
+    let db = builder
+        .push(CheckSpec::new("db").readiness().kind(CheckKind::Dependency))
+        .unwrap();
+    let service = HealthService::new(builder.build()).details(true);
+    db.publish(
+        Report::degraded("pool exhausted: 4/4 connections in use")
+            .with_observed(0.8, "ms")
+            .with_measurement("pool_size", 4.0, "connections")
+            .with_measurement("pool_in_use", f64::NAN, "connections"),
+    );
+    for uri in ["/readyz", "/readyz/db"] {
+        let (status, body) = get_json(&service, uri);
+        assert_eq!(status, StatusCode::OK, "Degraded warns and passes");
+        let start = body.find(r#""time":""#).unwrap() + 8;
+        let body = body.replace(&body[start..start + 24], "T");
+        // The main entry keeps its reason; each measurement gets the check's status and
+        // time; a value JSON cannot carry is left out, as for the main one.
+        assert!(
+            body.contains(
+                r#""db":[{"componentType":"datastore","status":"warn","time":"T","observedValue":0.8,"observedUnit":"ms","output":"pool exhausted: 4/4 connections in use"}],"db:pool_size":[{"componentType":"datastore","status":"warn","time":"T","observedValue":4,"observedUnit":"connections"}],"db:pool_in_use":[{"componentType":"datastore","status":"warn","time":"T"}]"#
+            ),
+            "{uri}: {body}"
+        );
+    }
+    let (_, verbose) = get(&service, "/readyz?verbose");
+    assert!(
+        !verbose.contains("pool_size"),
+        "verbose text stays the API server's: {verbose}"
+    );
+}
+
+#[test]
 fn ten_thousand_query_parameters_are_answered() {
     let (service, ..) = fixture();
     // Within the URI limit (64 KiB); `serve`'s 8 KiB head limit refuses far less.
