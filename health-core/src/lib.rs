@@ -55,6 +55,10 @@
 //! liveness when the runtime stops running a ticker, `RuntimeLag` fails readiness while
 //! it runs it late.
 //!
+//! **PostgreSQL** (features `sqlx`, `deadpool-postgres`): `PgCheck`, and [`Check`] for
+//! `sqlx::PgPool` and `deadpool_postgres::Pool` themselves, so
+//! `#[health(readiness)] db: PgPool` needs nothing more.
+//!
 //! **Values and time:** [`Status`], [`Probe`], [`Outcome`], [`Clock`], [`ManualClock`],
 //! [`Timestamp`].
 //!
@@ -80,6 +84,9 @@
 //!
 //! - `derive`: `#[derive(HealthCheck)]`.
 //! - `runtime`: the tokio runner for evaluated checks.
+//! - `sqlx`: checks for `sqlx::PgPool` (sqlx with `postgres` and `runtime-tokio` only).
+//!   Implies `runtime`.
+//! - `deadpool-postgres`: checks for `deadpool_postgres::Pool`. Implies `runtime`.
 
 #![forbid(unsafe_code)]
 #![doc(test(attr(deny(warnings))))]
@@ -91,6 +98,8 @@ mod builtin;
 mod check;
 mod clock;
 mod heartbeat;
+#[cfg(any(feature = "sqlx", feature = "deadpool-postgres"))]
+mod postgres;
 mod registry;
 mod report;
 #[cfg(feature = "runtime")]
@@ -114,6 +123,9 @@ pub use crate::check::{
 };
 pub use crate::clock::{Clock, ManualClock, Timestamp};
 pub use crate::heartbeat::{Heartbeat, StartupGate};
+#[cfg(any(feature = "sqlx", feature = "deadpool-postgres"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "sqlx", feature = "deadpool-postgres"))))]
+pub use crate::postgres::PgCheck;
 pub use crate::registry::{
     Aggregate, CheckHandle, CheckSnapshot, CheckView, Phase, Registry, RegistryBuilder,
     Subscription,

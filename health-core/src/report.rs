@@ -227,6 +227,7 @@ impl Report {
     /// let (name, observed) = report.measurements().next().unwrap();
     /// assert_eq!((name, observed.value()), ("pool_in_use", 2.0));
     /// ```
+    #[must_use]
     pub fn measurements(&self) -> impl ExactSizeIterator<Item = (&str, &Observed)> {
         self.measurements
             .iter()

@@ -16,6 +16,9 @@ pub(crate) struct Controls {
     pub(crate) stalled: Arc<AtomicBool>,
     /// The runner, until `/runner/stop` drops it.
     pub(crate) runner: std::sync::Mutex<Option<health_core::Runner>>,
+    /// The `--postgres` pool, and the connections `/postgres/hold` took from it.
+    pub(crate) postgres: Option<sqlx::PgPool>,
+    pub(crate) held: crate::postgres::Held,
 }
 
 /// The longest `/runtime/block` accepts.
@@ -115,6 +118,10 @@ async fn answer_admin(mut stream: TcpStream, controls: &Controls) -> std::io::Re
             }
             Err(message) => (400, message, None),
         }
+    } else if path.starts_with("/postgres/") {
+        let (status, body) =
+            crate::postgres::admin(controls.postgres.as_ref(), &controls.held, path).await;
+        (status, body, None)
     } else {
         let (status, body) = controls.apply(path);
         (status, body, None)

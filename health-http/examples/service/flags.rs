@@ -18,6 +18,8 @@ OPTIONS:
     --admin-addr HOST:PORT    the admin port that breaks things on purpose [default: 127.0.0.1:8081]
     --dependency URL          a dependency to check on readiness, tcp://HOST:PORT or
                               http://HOST:PORT/PATH; repeatable; replaces the embedded one
+    --postgres URL            a PostgreSQL readiness check on a pool of 4 connections,
+                              postgres://USER[:PASSWORD]@HOST:PORT/DATABASE
     --drain DURATION          how long readiness fails before the server stops accepting,
                               after SIGTERM or Ctrl-C [default: 5s]
     --details-token TOKEN     show failure reasons (?verbose, health+json) to requests
@@ -39,6 +41,8 @@ ADMIN ROUTES (GET or POST on --admin-addr):
     /runtime/block?secs=N     every worker of the application's runtime blocks for N s
                               (default 5): probes still answer, liveness fails after 2s
                               (runtime stalled) and recovers when the block ends
+    /postgres/hold            take every connection of the --postgres pool (Degraded)
+    /postgres/release         give them back
 
 EXIT STATUS: 0 after a graceful shutdown, 2 on a bad flag, 1 on another error.
 ";
@@ -50,6 +54,7 @@ pub(crate) struct Options {
     pub(crate) drain: Duration,
     pub(crate) warmup: Duration,
     pub(crate) details: Details,
+    pub(crate) postgres: Option<sqlx::postgres::PgConnectOptions>,
 }
 
 /// Who sees failure reasons.
@@ -71,6 +76,7 @@ pub(crate) fn parse_args(
         drain: Duration::from_secs(5),
         warmup: Duration::from_secs(3),
         details: Details::Withheld,
+        postgres: None,
     };
     let mut args = args.into_iter();
     while let Some(flag) = args.next() {
@@ -87,7 +93,13 @@ pub(crate) fn parse_args(
         };
         if !matches!(
             name.as_str(),
-            "--addr" | "--admin-addr" | "--dependency" | "--drain" | "--warmup" | "--details-token"
+            "--addr"
+                | "--admin-addr"
+                | "--dependency"
+                | "--drain"
+                | "--warmup"
+                | "--details-token"
+                | "--postgres"
         ) {
             return Err(format!("unknown flag {flag:?} (see --help)"));
         }
@@ -103,6 +115,7 @@ pub(crate) fn parse_args(
                 return Err(format!("{name} needs a non-empty token"));
             }
             "--details-token" => options.details = Details::Token(value),
+            "--postgres" => options.postgres = Some(crate::postgres::parse_url(&value)?),
             _ => options.warmup = parse_duration(&name, &value)?,
         }
     }

@@ -18,6 +18,7 @@
 mod admin;
 mod dependency;
 mod flags;
+mod postgres;
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -155,6 +156,13 @@ async fn run(mut options: Options) -> Result<(), String> {
     });
     let mut builder = Registry::builder();
     builder.register(&state).map_err(|err| err.to_string())?;
+    let postgres = options.postgres.map(postgres::pool);
+    if let Some(pool) = &postgres {
+        let database = Arc::new(postgres::Database {
+            postgres: pool.clone(),
+        });
+        builder.register(&database).map_err(|err| err.to_string())?;
+    }
     let (registry, runner) = builder.spawn();
 
     let stalled = Arc::new(AtomicBool::new(false));
@@ -164,6 +172,8 @@ async fn run(mut options: Options) -> Result<(), String> {
         dependency: embedded,
         stalled,
         runner: std::sync::Mutex::new(Some(runner)),
+        postgres: postgres.clone(),
+        held: postgres::Held::default(),
     };
     tokio::spawn(serve_admin(admin, controls));
 
@@ -193,6 +203,9 @@ async fn run(mut options: Options) -> Result<(), String> {
         &state.dependencies,
         withheld,
     );
+    if let Some(pool) = &postgres {
+        println!("postgres: {}", postgres::describe(pool));
+    }
 
     shutdown_signal().await;
     // Readiness fails at once; the probe server drains on its thread, then stops.
