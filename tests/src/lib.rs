@@ -5,6 +5,8 @@
 //! prove is what a newcomer runs: derive → core → runner → HTTP, with real sockets and
 //! real signals.
 
+pub mod postgres;
+
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -288,4 +290,76 @@ where
         assert!(start.elapsed() < limit, "{what}: not within {limit:?}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// A probe storm: `clients` tasks each GET `path` from `addr` `per_client` times in a row,
+/// asserting every answer is `status`; returns how long it took.
+///
+/// # Panics
+///
+/// If an answer is not `status`, or slower than [`PROBE_TIMEOUT`].
+pub async fn storm(
+    addr: &str,
+    path: &str,
+    clients: usize,
+    per_client: usize,
+    status: u16,
+) -> Duration {
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..clients)
+        .map(|_| {
+            let (addr, path) = (addr.to_owned(), path.to_owned());
+            tokio::spawn(async move {
+                for _ in 0..per_client {
+                    assert_eq!(get(&addr, &path).await.status, status);
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("a storm client panicked");
+    }
+    started.elapsed()
+}
+
+/// Waits up to `limit` for readiness to fail because the check `name` timed out, with
+/// liveness at 200 throughout; then probes 20 times more. Every probe is bounded by
+/// [`PROBE_TIMEOUT`] inside [`get`], so a probe that waited on the hung dependency
+/// fails the test. Returns how long readiness took to fail.
+///
+/// # Panics
+///
+/// If readiness does not fail in time, or fails for another reason, or a probe is slow.
+pub async fn times_out_while_probes_answer(
+    service: &Service,
+    name: &str,
+    limit: Duration,
+) -> Duration {
+    let took = readiness_becomes(service, 503, limit).await;
+    let verbose = service.get("/readyz?verbose").await;
+    let failed = format!("[-]{name} failed: timed out after");
+    assert!(verbose.body.contains(&failed), "{}", verbose.body);
+    for _ in 0..20 {
+        assert_eq!(service.get("/livez").await.status, 200);
+        assert_eq!(service.get("/readyz").await.status, 503);
+    }
+    took
+}
+
+/// Polls until `/readyz` answers `status` (up to `limit`), asserting each time that
+/// `/livez` answers 200: a dependency must never reach liveness. Returns how long it took.
+///
+/// # Panics
+///
+/// If readiness does not change in time, or liveness fails.
+pub async fn readiness_becomes(service: &Service, status: u16, limit: Duration) -> Duration {
+    within(limit, &format!("/readyz answers {status}"), || async {
+        assert_eq!(
+            service.get("/livez").await.status,
+            200,
+            "a dependency's state reached liveness"
+        );
+        service.get("/readyz").await.status == status
+    })
+    .await
 }

@@ -10,7 +10,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use health_tests::{DETAILS_TOKEN, PROBE_TIMEOUT, Service, get, get_with, read_answer, within};
+use health_tests::{
+    DETAILS_TOKEN, PROBE_TIMEOUT, Service, get, get_with, read_answer, readiness_becomes, storm,
+    times_out_while_probes_answer, within,
+};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Instant;
@@ -40,15 +43,7 @@ async fn dependency_killed_fails_readiness_not_liveness_and_recovers() {
     ready(&service).await;
 
     service.admin("/dependency/down").await;
-    within(INTERVAL + TIMEOUT + SLACK, "readiness fails", || async {
-        assert_eq!(
-            service.get("/livez").await.status,
-            200,
-            "a dependency outage reached liveness"
-        );
-        service.get("/readyz").await.status == 503
-    })
-    .await;
+    readiness_becomes(&service, 503, INTERVAL + TIMEOUT + SLACK).await;
     let verbose = service.get("/readyz?verbose").await;
     assert!(
         verbose.body.contains("[-]dependency.0 failed: connect to"),
@@ -58,15 +53,7 @@ async fn dependency_killed_fails_readiness_not_liveness_and_recovers() {
 
     service.admin("/dependency/up").await;
     // Two consecutive passes (success_threshold = 2) bring it back.
-    within(
-        2 * INTERVAL + TIMEOUT + SLACK,
-        "readiness recovers",
-        || async {
-            assert_eq!(service.get("/livez").await.status, 200);
-            service.get("/readyz").await.status == 200
-        },
-    )
-    .await;
+    readiness_becomes(&service, 200, 2 * INTERVAL + TIMEOUT + SLACK).await;
 }
 
 #[tokio::test]
@@ -75,29 +62,7 @@ async fn hung_dependency_times_out_and_probes_still_answer() {
     ready(&service).await;
 
     service.admin("/dependency/hang").await;
-    // Every probe below is bounded by PROBE_TIMEOUT inside `get`: a probe that waited on
-    // the hung dependency would panic there.
-    within(
-        INTERVAL + TIMEOUT + SLACK,
-        "the check times out",
-        || async {
-            let _ = service.get("/livez").await;
-            service.get("/readyz").await.status == 503
-        },
-    )
-    .await;
-    let verbose = service.get("/readyz?verbose").await;
-    assert!(
-        verbose
-            .body
-            .contains("[-]dependency.0 failed: timed out after"),
-        "{}",
-        verbose.body
-    );
-    for _ in 0..20 {
-        assert_eq!(service.get("/livez").await.status, 200);
-        assert_eq!(service.get("/readyz").await.status, 503);
-    }
+    times_out_while_probes_answer(&service, "dependency.0", INTERVAL + TIMEOUT + SLACK).await;
     service.admin("/dependency/up").await;
 }
 
@@ -208,21 +173,7 @@ async fn probe_storm_adds_no_dependency_connections() {
     ready(&service).await;
 
     let before = accepts.load(Ordering::SeqCst);
-    let started = tokio::time::Instant::now();
-    let storm: Vec<_> = (0..16)
-        .map(|_| {
-            let addr = service.addr.clone();
-            tokio::spawn(async move {
-                for _ in 0..100 {
-                    assert_eq!(get(&addr, "/readyz").await.status, 200);
-                }
-            })
-        })
-        .collect();
-    for client in storm {
-        client.await.unwrap();
-    }
-    let elapsed = started.elapsed();
+    let elapsed = storm(&service.addr, "/readyz", 16, 100, 200).await;
     let during = accepts.load(Ordering::SeqCst) - before;
     // The runner connects once per interval, whatever the probe rate: 1,600 probes may
     // add at most the scheduled runs of the window, never one per probe.
