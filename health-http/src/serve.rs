@@ -121,7 +121,7 @@ impl From<std::net::TcpListener> for Listener {
 /// `timeoutSeconds`, readiness flaps and liveness restarts a pod that was only busy.
 /// [`Serve::spawn`] answers from a thread of its own instead, so a saturated or even
 /// wedged application runtime never delays a probe (BENCHMARKS.md, "saturated"); pair it
-/// with a runtime stall check (`health_core::RuntimeStall`) so that a wedged runtime
+/// with a runtime stall check ([`health_core::RuntimeStall`]) so that a wedged runtime
 /// fails liveness with a reason rather than by a timeout. Embedding [`HealthService`] in
 /// the application's router or awaiting `serve` on its runtime is fine for services
 /// whose workers never block.
