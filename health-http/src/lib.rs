@@ -31,6 +31,10 @@
 //! its own, so that a busy or blocked application runtime never delays a probe:
 //! [`Serve::spawn`], [`ProbeServer`].
 //!
+//! **Inside an axum application** (feature `axum`): `axum::router` for the standard
+//! paths, `HealthService::probe` for one probe at any path, `axum::drain` for the
+//! application server's graceful shutdown.
+//!
 //! **Checking other services:** [`HttpCheck`], for the `health-core` runner.
 //!
 //! # Routes
@@ -96,12 +100,13 @@
 //! Signatures use only `std`, [`health_core`], [`http`], [`hyper`]'s `Service`,
 //! [`bytes::Bytes`], [`http_body_util::Full`], [`tokio::net::TcpListener`] (or
 //! `std::net::TcpListener`, through [`Listener`]) and, with the `tower` feature,
-//! `tower_service::Service`.
+//! `tower_service::Service`; with the `axum` feature, `axum::Router`.
 //!
 //! # Features
 //!
 //! - `tower` (default): `tower_service::Service` for [`HealthService`], for axum's
 //!   `Router::route_service` and `nest_service`.
+//! - `axum`: the `health_http::axum` module (implies `tower`).
 //!
 //! [`Registry::begin_shutdown`]: health_core::Registry::begin_shutdown
 
@@ -109,6 +114,9 @@
 #![doc(test(attr(deny(warnings))))]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+pub mod axum;
 mod check;
 mod dedicated;
 mod render;

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use health_core::Registry;
+use health_core::{Probe, Registry};
 use http::header;
 use http::request::Parts;
 use http::{Method, Request, Response, StatusCode};
@@ -185,10 +185,26 @@ impl HealthService {
     }
 
     fn answer(&self, parts: &mut Parts) -> Response<Full<Bytes>> {
-        let head = parts.method == Method::HEAD;
         let Some(route) = Route::parse(parts.uri.path()) else {
+            let head = parts.method == Method::HEAD;
             return respond(StatusCode::NOT_FOUND, TEXT, "not found\n".into(), head);
         };
+        // Owned: the details predicate may add the peer to `parts`. Only a check's own
+        // path allocates; the plain probe path stays allocation-free.
+        let check = route.check.map(str::to_owned);
+        self.answer_at(parts, route.endpoint, route.probe, check.as_deref())
+    }
+
+    /// Answers `endpoint` (naming itself in text answers) for `probe`, or for its member
+    /// `check`, whatever the request's path: the route is already decided.
+    pub(crate) fn answer_at(
+        &self,
+        parts: &mut Parts,
+        endpoint: &'static str,
+        probe: Probe,
+        check: Option<&str>,
+    ) -> Response<Full<Bytes>> {
+        let head = parts.method == Method::HEAD;
         if !head && parts.method != Method::GET {
             let mut response = respond(
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -201,17 +217,14 @@ impl HealthService {
         }
         let json = wants_health_json(&parts.headers);
         let query = parts.uri.query().map(Query::parse).unwrap_or_default();
-        if route.check.is_none() && !json && !query.verbose && query.exclude.is_empty() {
+        if check.is_none() && !json && !query.verbose && query.exclude.is_empty() {
             // The hot path: one O(1) probe read and a prepared body, nothing formatted.
-            let passing = self.inner.registry.probe(route.probe).is_passing();
-            return prepared(route.endpoint, passing, head);
+            let passing = self.inner.registry.probe(probe).is_passing();
+            return prepared(endpoint, passing, head);
         }
-        // Owned from here: the details predicate may add the peer to `parts`.
-        let (endpoint, probe, check) =
-            (route.endpoint, route.probe, route.check.map(str::to_owned));
         let details = self.shows_details(parts);
         let registry = &self.inner.registry;
-        let listing = match &check {
+        let listing = match check {
             None => Listing::aggregate(registry, probe, &query.exclude, details),
             Some(name) => match registry.check(name).filter(|c| c.probes().contains(probe)) {
                 Some(check) => Listing::single(registry, probe, check, details),
@@ -228,7 +241,7 @@ impl HealthService {
         if json {
             return respond(status, HEALTH_JSON, listing.json().into(), head);
         }
-        let body = match (&check, listing.verdict.is_passing(), query.verbose) {
+        let body = match (check, listing.verdict.is_passing(), query.verbose) {
             (None, passing, true) => listing.text(endpoint, passing),
             (None, passing, false) => return prepared(endpoint, passing, head),
             (Some(_), true, false) => return prepared(endpoint, true, head),
