@@ -5,6 +5,8 @@
 //! prove is what a newcomer runs: derive → core → runner → HTTP, with real sockets and
 //! real signals.
 
+#![doc(test(attr(deny(warnings))))]
+
 pub mod postgres;
 
 use std::fmt::Write as _;
@@ -363,3 +365,9 @@ pub async fn readiness_becomes(service: &Service, status: u16, limit: Duration) 
     })
     .await
 }
+
+/// The root README's examples, compiled (and, unless `no_run`, run) as doctests: this
+/// crate has what they use (the derive, health-http with `axum`, axum).
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct RootReadme;
