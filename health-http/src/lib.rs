@@ -119,6 +119,9 @@
 pub mod axum;
 mod check;
 mod dedicated;
+#[cfg(feature = "grpc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "grpc")))]
+pub mod grpc;
 mod render;
 mod route;
 mod serve;

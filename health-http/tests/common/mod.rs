@@ -7,6 +7,9 @@
 
 #![allow(dead_code, unreachable_pub)] // each test binary uses a different part
 
+#[cfg(feature = "grpc")]
+pub mod grpc;
+
 use std::future::IntoFuture as _;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
