@@ -13,11 +13,14 @@ use std::time::Duration;
 
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulConnection;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 use tokio::time::{Instant, sleep, timeout};
 
 use crate::dedicated::{ProbeServer, spawn};
+#[cfg(feature = "grpc")]
+use crate::grpc::{GrpcHealth, port::OnePort};
 use crate::service::HealthService;
 
 /// The pause after an accept error such as "too many open files", which clears only as
@@ -149,6 +152,8 @@ pub fn serve(listener: impl Into<Listener>, service: HealthService) -> Serve {
             header_read_timeout: Duration::from_secs(5),
             max_header_size: 8 * 1024,
             max_connections: 1024,
+            #[cfg(feature = "grpc")]
+            grpc: None,
         },
     }
 }
@@ -177,9 +182,10 @@ pub fn serve(listener: impl Into<Listener>, service: HealthService) -> Serve {
 /// completes (or, spawned, when [`ProbeServer::begin_shutdown`] is called), readiness
 /// fails at once ([`Registry::begin_shutdown`]) while the server keeps accepting and
 /// answering for the [drain delay](Self::drain_delay) (5 s), so load balancers see the
-/// 503 and move traffic. Then it stops accepting, asks every connection to close after
-/// its answer in flight (each gets at most `header_read_timeout` to do so), marks the
-/// registry stopped ([`Registry::stop`]) and completes.
+/// 503 and move traffic. Then it stops accepting, marks the registry stopped
+/// ([`Registry::stop`], which ends gRPC watches), asks every connection to close after
+/// its answer in flight (each gets at most `header_read_timeout` to do so) and completes
+/// once they have.
 ///
 /// [`Registry::begin_shutdown`]: health_core::Registry::begin_shutdown
 /// [`Registry::stop`]: health_core::Registry::stop
@@ -210,13 +216,15 @@ pub struct Serve<F = Pending<()>> {
     config: Config,
 }
 
-/// The hardening settings, shared by both ways of running.
-#[derive(Clone, Copy, Debug)]
+/// The hardening settings (and the gRPC service, if any), shared by both ways of running.
+#[derive(Clone, Debug)]
 pub(crate) struct Config {
     drain_delay: Duration,
     header_read_timeout: Duration,
     max_header_size: usize,
     max_connections: u32,
+    #[cfg(feature = "grpc")]
+    grpc: Option<GrpcHealth>,
 }
 
 impl<F> Serve<F> {
@@ -312,6 +320,36 @@ impl<F> Serve<F> {
         self
     }
 
+    /// Also serves `grpc.health.v1.Health` on the same port (feature `grpc`): HTTP/1.1
+    /// probes and h2c gRPC, told apart by the HTTP/2 preface, so a kubelet's `httpGet`
+    /// and `grpc` probes can point at one port. gRPC gets the same hardening: its
+    /// preface within the header read timeout, request heads within the header size
+    /// limit, the same connection bound (each HTTP/2 connection carries at most 256 calls
+    /// and is pinged every 20 s), and the same shutdown, where stopping the registry ends
+    /// every watch before connections are asked to close.
+    ///
+    /// `grpc` should serve the same registry as the HTTP service.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use health_http::grpc::GrpcHealth;
+    /// use health_http::{HealthService, serve};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// let registry = health_core::Registry::builder().build();
+    /// let server = serve(listener, HealthService::new(registry.clone()))
+    ///     .grpc(GrpcHealth::new(registry)?);
+    /// # drop(server); Ok(()) }
+    /// ```
+    #[cfg(feature = "grpc")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "grpc")))]
+    pub fn grpc(mut self, grpc: GrpcHealth) -> Self {
+        self.config.grpc = Some(grpc);
+        self
+    }
+
     /// Returns the address the listener is bound to.
     ///
     /// # Errors
@@ -382,14 +420,17 @@ where
 
 impl<F> fmt::Debug for Serve<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Serve")
+        let mut debug = f.debug_struct("Serve");
+        debug
             .field("listener", &self.listener)
             .field("service", &self.service)
             .field("drain_delay", &self.config.drain_delay)
             .field("header_read_timeout", &self.config.header_read_timeout)
             .field("max_header_size", &self.config.max_header_size)
-            .field("max_connections", &self.config.max_connections)
-            .finish_non_exhaustive()
+            .field("max_connections", &self.config.max_connections);
+        #[cfg(feature = "grpc")]
+        debug.field("grpc", &self.config.grpc);
+        debug.finish_non_exhaustive()
     }
 }
 
@@ -427,7 +468,7 @@ impl Listener {
 
 /// Why a connection is asked to close.
 #[derive(Clone, Copy)]
-enum Close {
+pub(crate) enum Close {
     Evict,
     Shutdown,
 }
@@ -439,14 +480,19 @@ where
     F: Future<Output = ()>,
 {
     let registry = service.registry().clone();
-    // The protocol is this builder and its `serve_connection` below: gRPC's h2c will swap
-    // it for hyper-util's `auto::Builder`, whose connections have the same
-    // `graceful_shutdown`, and nothing else changes.
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(config.header_read_timeout)
         .max_header_size(config.max_header_size)
         .max_buf_size(config.max_header_size.max(MIN_BUF_SIZE));
+    #[cfg(feature = "grpc")]
+    let one_port = config.grpc.as_ref().map(|grpc| {
+        OnePort::new(
+            grpc.clone(),
+            config.header_read_timeout,
+            config.max_header_size,
+        )
+    });
     let slots = Arc::new(Semaphore::new(config.max_connections as usize));
     // Oldest first; the accept loop is its only user, so it needs no lock. A sender
     // whose connection ended is closed and skipped.
@@ -491,42 +537,81 @@ where
         }
         let (close, closed) = oneshot::channel();
         open.push_back(close);
-        let grace = config.header_read_timeout;
-        let connection =
-            http.serve_connection(TokioIo::new(nodelay(stream)), service.with_peer(peer));
-        tokio::spawn(async move {
-            let _slot: OwnedSemaphorePermit = slot;
-            let mut connection = pin!(connection);
-            let grace = tokio::select! {
-                result = connection.as_mut() => {
-                    if let Err(err) = result {
-                        tracing::debug!(target: "health", %peer, error = %err, "connection error");
-                    }
-                    return;
-                }
-                // A dropped sender means the server future was dropped: close too.
-                close = closed => match close {
-                    // One last poll: enough for an idle connection to close cleanly.
-                    Ok(Close::Evict) => Duration::ZERO,
-                    Ok(Close::Shutdown) | Err(_) => grace,
-                },
-            };
-            // Idle connections close at once, busy ones after their answer; a client
-            // that never reads its answer is cut off after the grace.
-            connection.as_mut().graceful_shutdown();
-            if timeout(grace, connection).await.is_err() {
-                tracing::debug!(target: "health", %peer, "connection did not close in time: dropped");
-            }
-        });
+        let accepted = Accepted {
+            slot,
+            closed,
+            grace: config.header_read_timeout,
+            peer,
+        };
+        let stream = nodelay(stream);
+        #[cfg(feature = "grpc")]
+        if let Some(one_port) = &one_port {
+            let serving =
+                one_port
+                    .clone()
+                    .serve(stream, service.with_peer(peer), http.clone(), accepted);
+            tokio::spawn(serving);
+            continue;
+        }
+        let connection = http.serve_connection(TokioIo::new(stream), service.with_peer(peer));
+        tokio::spawn(drive(connection, accepted));
     }
     drop(listener);
     tracing::info!(target: "health", "drained: stopped accepting, closing connections");
+    // Before the connections are asked to close: it ends gRPC watches, which would hold
+    // their connections open.
+    registry.stop();
     for close in open {
         let _ = close.send(Close::Shutdown);
     }
     // Every connection holds a slot until it ends.
     let _ = slots.acquire_many(config.max_connections).await;
-    registry.stop();
+}
+
+/// An accepted connection's place in the server.
+pub(crate) struct Accepted {
+    /// Its slot under the connection bound, held until it ends.
+    slot: OwnedSemaphorePermit,
+    /// Asks it to close.
+    pub(crate) closed: oneshot::Receiver<Close>,
+    /// How long it may take to close when asked.
+    grace: Duration,
+    pub(crate) peer: SocketAddr,
+}
+
+/// Runs one connection until it ends, or until it is asked to close: then it closes
+/// at once if idle, after its answers in flight if busy, and is dropped if that takes
+/// longer than the grace (a client that never reads its answer).
+pub(crate) async fn drive<C>(connection: C, accepted: Accepted)
+where
+    C: GracefulConnection,
+    C::Error: fmt::Display,
+{
+    let Accepted {
+        slot: _slot,
+        closed,
+        grace,
+        peer,
+    } = accepted;
+    let mut connection = pin!(connection);
+    let grace = tokio::select! {
+        result = connection.as_mut() => {
+            if let Err(err) = result {
+                tracing::debug!(target: "health", %peer, error = %err, "connection error");
+            }
+            return;
+        }
+        // A dropped sender means the server future was dropped: close too.
+        close = closed => match close {
+            // One last poll: enough for an idle connection to close cleanly.
+            Ok(Close::Evict) => Duration::ZERO,
+            Ok(Close::Shutdown) | Err(_) => grace,
+        },
+    };
+    connection.as_mut().graceful_shutdown();
+    if timeout(grace, connection).await.is_err() {
+        tracing::debug!(target: "health", %peer, "connection did not close in time: dropped");
+    }
 }
 
 /// Asks the oldest open connection to close.

@@ -1,7 +1,25 @@
-//! `grpc.health.v1.Health` end to end: a tonic client against `GrpcHealth` served by
-//! tonic's own server, one test per rule of the protocol and of our names.
+//! `grpc.health.v1.Health` end to end: a tonic client against `GrpcHealth`, one test per
+//! rule of the protocol and of our names, each run three times: mounted in tonic's own
+//! server, on `serve`'s one port, and on the probe server's own thread (`spawn`).
 
 mod common;
+
+on_every_host!(
+    every_name_answers_for_its_probe_check_or_alias,
+    the_overall_status_fails_from_the_start_of_shutdown_while_liveness_passes,
+    an_unknown_name_is_not_found,
+    a_checks_status_is_the_http_verdict,
+    list_gives_every_name_with_its_status,
+    list_refuses_more_than_100_names,
+    watch_sends_the_status_at_once_then_only_changes,
+    a_change_of_a_check_that_moves_no_probe_still_reaches_its_watchers,
+    a_check_going_stale_reaches_its_watchers,
+    watching_an_unknown_name_sends_service_unknown_and_stays_open,
+    watches_past_the_bound_are_resource_exhausted_until_one_closes,
+    stopping_sends_not_serving_to_every_watcher_then_ends_the_streams,
+    a_graceful_shutdown_with_open_watches_finishes_once_the_registry_stops,
+    a_watcher_that_never_reads_gets_the_latest_status_not_every_flip,
+);
 
 use std::time::Duration;
 
@@ -9,14 +27,16 @@ use health_core::{CheckHandle, CheckSpec, ManualClock, Registry, RegistryBuilder
 use health_http::HealthService;
 use health_http::grpc::pb::HealthListRequest;
 use health_http::grpc::pb::health_check_response::ServingStatus::{
-    self, NotServing, Serving, ServiceUnknown,
+    self, NotServing, ServiceUnknown, Serving,
 };
 use health_http::grpc::{GrpcHealth, NameError};
 use http::{Request, StatusCode};
 use hyper::service::Service as _;
 use tonic::Code;
 
-use crate::common::grpc::{GrpcServer, check, client, eventually, next, start_tonic, watch, within};
+use crate::common::grpc::{
+    GrpcServer, Host, check, client, eventually, next, start, watch, within,
+};
 
 /// A registry with one check per probe: `worker` (liveness), `db` (readiness), `warmup`
 /// (startup), all without a result yet.
@@ -40,20 +60,28 @@ fn app() -> App {
     }
 }
 
-async fn serve_app(app: &App) -> GrpcServer {
+async fn serve_app(host: Host, app: &App) -> GrpcServer {
     let health = GrpcHealth::builder(app.registry.clone())
         .alias("shop.v1.Orders", health_core::Probe::Readiness)
         .build()
         .unwrap();
-    start_tonic(health).await
+    start(host, health).await
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_name_answers_for_its_probe_check_or_alias() {
+async fn every_name_answers_for_its_probe_check_or_alias(host: Host) {
     let app = app();
-    let server = serve_app(&app).await;
+    let server = serve_app(host, &app).await;
     let mut client = client(server.addr).await;
-    let names = ["", "liveness", "readiness", "startup", "worker", "db", "warmup", "shop.v1.Orders"];
+    let names = [
+        "",
+        "liveness",
+        "readiness",
+        "startup",
+        "worker",
+        "db",
+        "warmup",
+        "shop.v1.Orders",
+    ];
     let statuses = async |client: &mut _| {
         let mut statuses = Vec::new();
         for name in names {
@@ -65,7 +93,9 @@ async fn every_name_answers_for_its_probe_check_or_alias() {
     // Nothing has reported: liveness lets an unknown member pass, the others do not.
     assert_eq!(
         statuses(&mut client).await,
-        [Serving, Serving, NotServing, NotServing, Serving, NotServing, NotServing, NotServing]
+        [
+            Serving, Serving, NotServing, NotServing, Serving, NotServing, NotServing, NotServing
+        ]
     );
     app.warmup.healthy();
     app.db.healthy();
@@ -75,25 +105,28 @@ async fn every_name_answers_for_its_probe_check_or_alias() {
     app.db.unhealthy("connection refused");
     assert_eq!(
         statuses(&mut client).await,
-        [Serving, Serving, NotServing, Serving, Serving, NotServing, Serving, NotServing]
+        [
+            Serving, Serving, NotServing, Serving, Serving, NotServing, Serving, NotServing
+        ]
     );
     // A wedged worker fails liveness, and so `""`.
     app.db.healthy();
     app.worker.unhealthy("stalled");
     assert_eq!(
         statuses(&mut client).await,
-        [NotServing, NotServing, Serving, Serving, NotServing, Serving, Serving, Serving]
+        [
+            NotServing, NotServing, Serving, Serving, NotServing, Serving, Serving, Serving
+        ]
     );
     server.shut_down().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_overall_status_fails_from_the_start_of_shutdown_while_liveness_passes() {
+async fn the_overall_status_fails_from_the_start_of_shutdown_while_liveness_passes(host: Host) {
     let app = app();
     app.worker.healthy();
     app.warmup.healthy();
     app.db.healthy();
-    let server = serve_app(&app).await;
+    let server = serve_app(host, &app).await;
     let mut client = client(server.addr).await;
     assert_eq!(check(&mut client, "").await, Ok(Serving));
 
@@ -104,22 +137,23 @@ async fn the_overall_status_fails_from_the_start_of_shutdown_while_liveness_pass
     server.shut_down().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_unknown_name_is_not_found() {
+async fn an_unknown_name_is_not_found(host: Host) {
     let app = app();
-    let server = serve_app(&app).await;
+    let server = serve_app(host, &app).await;
     let mut client = client(server.addr).await;
     assert_eq!(check(&mut client, "nope").await, Err(Code::NotFound));
     // Names match exactly.
     assert_eq!(check(&mut client, "Readiness").await, Err(Code::NotFound));
-    assert_eq!(check(&mut client, "shop.v1.orders").await, Err(Code::NotFound));
+    assert_eq!(
+        check(&mut client, "shop.v1.orders").await,
+        Err(Code::NotFound)
+    );
     server.shut_down().await;
 }
 
 /// Every combination of probe, criticality and status: Check says `SERVING` exactly when
 /// every HTTP answer for the check (`/<probe>/<check>`) is 200.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_checks_status_is_the_http_verdict() {
+async fn a_checks_status_is_the_http_verdict(host: Host) {
     #[derive(Clone, Copy, Debug)]
     enum Set {
         Nothing,
@@ -136,7 +170,13 @@ async fn a_checks_status_is_the_http_verdict() {
     let mut cases = 0;
     for probes in probe_sets {
         for critical in [true, false] {
-            for set in [Set::Nothing, Set::Healthy, Set::Degraded, Set::Unhealthy, Set::Stale] {
+            for set in [
+                Set::Nothing,
+                Set::Healthy,
+                Set::Degraded,
+                Set::Unhealthy,
+                Set::Stale,
+            ] {
                 let time = ManualClock::new();
                 let mut builder = RegistryBuilder::with_clock(time.clock());
                 let mut spec = CheckSpec::new("dep")
@@ -161,10 +201,13 @@ async fn a_checks_status_is_the_http_verdict() {
                 let mut all_ok = true;
                 for &probe in probes {
                     let path = format!("/{}/dep", probe.path());
-                    let response = http.call(Request::get(path).body(()).unwrap()).await.unwrap();
+                    let response = http
+                        .call(Request::get(path).body(()).unwrap())
+                        .await
+                        .unwrap();
                     all_ok &= response.status() == StatusCode::OK;
                 }
-                let server = start_tonic(GrpcHealth::new(registry).unwrap()).await;
+                let server = start(host, GrpcHealth::new(registry).unwrap()).await;
                 let mut client = client(server.addr).await;
                 let expected = if all_ok { Serving } else { NotServing };
                 assert_eq!(
@@ -180,15 +223,17 @@ async fn a_checks_status_is_the_http_verdict() {
     assert_eq!(cases, 30);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn list_gives_every_name_with_its_status() {
+async fn list_gives_every_name_with_its_status(host: Host) {
     let app = app();
     app.worker.healthy();
     app.warmup.healthy();
     app.db.unhealthy("down");
-    let server = serve_app(&app).await;
+    let server = serve_app(host, &app).await;
     let mut client = client(server.addr).await;
-    let list = within(client.list(HealthListRequest {})).await.unwrap().into_inner();
+    let list = within(client.list(HealthListRequest {}))
+        .await
+        .unwrap()
+        .into_inner();
     let mut statuses: Vec<(String, ServingStatus)> = list
         .statuses
         .into_iter()
@@ -212,15 +257,16 @@ async fn list_gives_every_name_with_its_status() {
     server.shut_down().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn list_refuses_more_than_100_names() {
+async fn list_refuses_more_than_100_names(host: Host) {
     // `""` and the three probes make 4: 96 checks are the most List answers.
     for (checks, answered) in [(96, true), (97, false)] {
         let mut builder = Registry::builder();
         for i in 0..checks {
-            builder.push(CheckSpec::new(format!("c{i}")).readiness()).unwrap();
+            builder
+                .push(CheckSpec::new(format!("c{i}")).readiness())
+                .unwrap();
         }
-        let server = start_tonic(GrpcHealth::new(builder.build()).unwrap()).await;
+        let server = start(host, GrpcHealth::new(builder.build()).unwrap()).await;
         let mut client = client(server.addr).await;
         let list = within(client.list(HealthListRequest {})).await;
         match list {
@@ -231,7 +277,11 @@ async fn list_refuses_more_than_100_names() {
             Err(status) => {
                 assert!(!answered);
                 assert_eq!(status.code(), Code::ResourceExhausted);
-                assert!(status.message().contains("101 services"), "{}", status.message());
+                assert!(
+                    status.message().contains("101 services"),
+                    "{}",
+                    status.message()
+                );
             }
         }
         server.shut_down().await;
@@ -248,13 +298,22 @@ fn ambiguous_names_are_refused_when_the_service_is_built() {
         builder.build()
     };
     let ambiguous = |err: NameError| match err {
-        NameError::Ambiguous { name, first, second } => (name, first, second),
+        NameError::Ambiguous {
+            name,
+            first,
+            second,
+        } => (name, first, second),
         other => panic!("unexpected {other:?}"),
     };
-    let err = GrpcHealth::new(with_check("startup")).unwrap_err();
+    // (`startup` is reserved by health-core itself, for readiness' lifecycle lines.)
+    let err = GrpcHealth::new(with_check("readiness")).unwrap_err();
     assert_eq!(
         ambiguous(err),
-        ("startup".into(), "the startup probe".into(), "a check".into())
+        (
+            "readiness".into(),
+            "the readiness probe".into(),
+            "a check".into()
+        )
     );
     let cases = [
         ("", "the server's overall status"),
@@ -268,7 +327,11 @@ fn ambiguous_names_are_refused_when_the_service_is_built() {
             .unwrap_err();
         assert_eq!(
             ambiguous(err),
-            (alias.into(), first.into(), "an alias of the readiness probe".into())
+            (
+                alias.into(),
+                first.into(),
+                "an alias of the readiness probe".into()
+            )
         );
     }
     let err = GrpcHealth::builder(with_check("db"))
@@ -290,11 +353,10 @@ fn ambiguous_names_are_refused_when_the_service_is_built() {
         .unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn watch_sends_the_status_at_once_then_only_changes() {
+async fn watch_sends_the_status_at_once_then_only_changes(host: Host) {
     let app = app();
     app.warmup.healthy();
-    let server = serve_app(&app).await;
+    let server = serve_app(host, &app).await;
     let mut client = client(server.addr).await;
     let mut readiness = watch(&mut client, "readiness").await.unwrap();
     let mut db = watch(&mut client, "db").await.unwrap();
@@ -315,35 +377,41 @@ async fn watch_sends_the_status_at_once_then_only_changes() {
     server.shut_down().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_change_of_a_check_that_moves_no_probe_still_reaches_its_watchers() {
-    // `cache` is not critical: its failure leaves readiness passing (warn), so the
-    // registry announces nothing for it; the watch sees it by the periodic re-read (or
-    // the registry's wake-up, once it announces every check's change).
+async fn a_change_of_a_check_that_moves_no_probe_still_reaches_its_watchers(host: Host) {
+    // Both fail, so readiness fails; `a` recovering leaves readiness failing, but `a`'s
+    // own status changes and its watchers must hear of it.
     let mut builder = Registry::builder();
-    let cache = builder.push(CheckSpec::new("cache").readiness().critical(false)).unwrap();
+    let a = builder.push(CheckSpec::new("a").readiness()).unwrap();
+    let b = builder.push(CheckSpec::new("b").readiness()).unwrap();
     let registry = builder.build();
-    cache.healthy();
-    let server = start_tonic(GrpcHealth::new(registry).unwrap()).await;
+    a.unhealthy("down");
+    b.unhealthy("down");
+    let server = start(host, GrpcHealth::new(registry).unwrap()).await;
     let mut client = client(server.addr).await;
-    let mut watched = watch(&mut client, "cache").await.unwrap();
+    let mut watched = watch(&mut client, "a").await.unwrap();
+    let mut readiness = watch(&mut client, "readiness").await.unwrap();
+    assert_eq!(next(&mut watched).await, Some(NotServing));
+    assert_eq!(next(&mut readiness).await, Some(NotServing));
+    a.healthy();
     assert_eq!(next(&mut watched).await, Some(Serving));
-    cache.unhealthy("down");
-    // Warn is passing: the check's HTTP answer is 200, and so SERVING.
-    assert_eq!(check(&mut client, "cache").await, Ok(Serving));
+    b.healthy();
+    assert_eq!(next(&mut readiness).await, Some(Serving));
     server.shut_down().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_check_going_stale_reaches_its_watchers() {
+async fn a_check_going_stale_reaches_its_watchers(host: Host) {
     let time = ManualClock::new();
     let mut builder = RegistryBuilder::with_clock(time.clock());
     let db = builder
-        .push(CheckSpec::new("db").readiness().max_age(Duration::from_secs(30)))
+        .push(
+            CheckSpec::new("db")
+                .readiness()
+                .max_age(Duration::from_secs(30)),
+        )
         .unwrap();
     let registry = builder.build();
     db.healthy();
-    let server = start_tonic(GrpcHealth::new(registry).unwrap()).await;
+    let server = start(host, GrpcHealth::new(registry).unwrap()).await;
     let mut client = client(server.addr).await;
     let mut watched = watch(&mut client, "db").await.unwrap();
     assert_eq!(next(&mut watched).await, Some(Serving));
@@ -353,10 +421,9 @@ async fn a_check_going_stale_reaches_its_watchers() {
     server.shut_down().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn watching_an_unknown_name_sends_service_unknown_and_stays_open() {
+async fn watching_an_unknown_name_sends_service_unknown_and_stays_open(host: Host) {
     let app = app();
-    let server = serve_app(&app).await;
+    let server = serve_app(host, &app).await;
     let mut client = client(server.addr).await;
     let mut unknown = watch(&mut client, "nope").await.unwrap();
     assert_eq!(next(&mut unknown).await, Some(ServiceUnknown));
@@ -370,17 +437,22 @@ async fn watching_an_unknown_name_sends_service_unknown_and_stays_open() {
     server.shut_down().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn watches_past_the_bound_are_resource_exhausted_until_one_closes() {
+async fn watches_past_the_bound_are_resource_exhausted_until_one_closes(host: Host) {
     let registry = Registry::builder().build();
-    let health = GrpcHealth::builder(registry).max_watches(2).build().unwrap();
-    let server = start_tonic(health).await;
+    let health = GrpcHealth::builder(registry)
+        .max_watches(2)
+        .build()
+        .unwrap();
+    let server = start(host, health).await;
     let mut client = client(server.addr).await;
     let mut first = watch(&mut client, "").await.unwrap();
     let mut second = watch(&mut client, "nope").await.unwrap();
     assert_eq!(next(&mut first).await, Some(Serving));
     assert_eq!(next(&mut second).await, Some(ServiceUnknown));
-    assert_eq!(watch(&mut client, "readiness").await.err(), Some(Code::ResourceExhausted));
+    assert_eq!(
+        watch(&mut client, "readiness").await.err(),
+        Some(Code::ResourceExhausted)
+    );
     // Check and List are not bounded by it.
     assert_eq!(check(&mut client, "readiness").await, Ok(Serving));
 
@@ -391,13 +463,12 @@ async fn watches_past_the_bound_are_resource_exhausted_until_one_closes() {
     server.shut_down().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn stopping_sends_not_serving_to_every_watcher_then_ends_the_streams() {
+async fn stopping_sends_not_serving_to_every_watcher_then_ends_the_streams(host: Host) {
     let app = app();
     app.worker.healthy();
     app.warmup.healthy();
     app.db.healthy();
-    let server = serve_app(&app).await;
+    let server = serve_app(host, &app).await;
     let mut client = client(server.addr).await;
     let mut watches = Vec::new();
     for name in ["", "liveness", "readiness", "db", "shop.v1.Orders", "nope"] {
@@ -431,11 +502,10 @@ async fn stopping_sends_not_serving_to_every_watcher_then_ends_the_streams() {
     server.shut_down().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_graceful_shutdown_with_open_watches_finishes_once_the_registry_stops() {
+async fn a_graceful_shutdown_with_open_watches_finishes_once_the_registry_stops(host: Host) {
     let app = app();
     app.worker.healthy();
-    let server = serve_app(&app).await;
+    let server = serve_app(host, &app).await;
     let mut client = client(server.addr).await;
     let mut watches = Vec::new();
     for name in ["", "liveness", "nope"] {
@@ -455,15 +525,14 @@ async fn a_graceful_shutdown_with_open_watches_finishes_once_the_registry_stops(
 /// A client that never reads its watch: the server queues nothing for it. Its flow-
 /// control window (here 64 bytes: 9 messages of 7) is all that can pile up; when it
 /// reads, it gets what the window held and then the newest status, not every flip.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_watcher_that_never_reads_gets_the_latest_status_not_every_flip() {
-    const FLIPS: usize = 200;
+async fn a_watcher_that_never_reads_gets_the_latest_status_not_every_flip(host: Host) {
+    const FLIPS: usize = 1_000; // even: ends on SERVING
     const WINDOW: u32 = 64;
     let mut builder = Registry::builder();
     let db = builder.push(CheckSpec::new("db").readiness()).unwrap();
     let registry = builder.build();
     db.healthy();
-    let server = start_tonic(GrpcHealth::new(registry).unwrap()).await;
+    let server = start(host, GrpcHealth::new(registry).unwrap()).await;
     let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{}", server.addr))
         .unwrap()
         .initial_stream_window_size(WINDOW)
@@ -491,16 +560,30 @@ async fn a_watcher_that_never_reads_gets_the_latest_status_not_every_flip() {
     assert_eq!(check(&mut witness_client, "db").await, Ok(status));
     assert_eq!(check(&mut slow, "db").await, Ok(status));
 
+    assert_eq!(
+        status, Serving,
+        "an even number of flips ends where it began"
+    );
+
+    // Stopping ends the watch: the slow reader now reads everything it will ever get.
+    server.health.registry().stop();
     let mut received = Vec::new();
-    while received.last() != Some(&status) || received.len() < 2 {
-        received.push(next(&mut slow_watch).await.unwrap());
+    while let Some(status) = next(&mut slow_watch).await {
+        received.push(status);
     }
-    let window_holds = WINDOW as usize / 7;
+    // What its window held when it stopped reading (at most 9 messages, one more that
+    // the server wrote into the window's last byte), the latest status, NOT_SERVING.
+    let most = WINDOW as usize / 7 + 3;
     assert!(
-        received.len() <= window_holds + 2,
+        received.len() <= most,
         "{} messages for {FLIPS} flips: the server queued them",
         received.len()
     );
-    assert!(received.windows(2).all(|pair| pair[0] != pair[1]), "{received:?}");
+    assert!(received.len() >= 2, "{received:?}");
+    assert_eq!(received[received.len() - 2..], [Serving, NotServing]);
+    assert!(
+        received.windows(2).all(|pair| pair[0] != pair[1]),
+        "{received:?}"
+    );
     server.shut_down().await;
 }

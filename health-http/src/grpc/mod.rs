@@ -78,6 +78,7 @@
 
 mod codec;
 mod names;
+pub(crate) mod port;
 /// The protocol's messages, tonic server and tonic client, generated from
 /// `health-http/proto/health.proto` by `health-codegen` and committed, so building this
 /// crate needs no `protoc`.
@@ -312,7 +313,10 @@ impl GrpcHealthBuilder {
     /// ```
     pub fn build(self) -> Result<GrpcHealth, NameError> {
         let names = Names::new(&self.registry, &self.aliases)?;
-        let initial = names.targets().iter().map(|target| target.status(&self.registry));
+        let initial = names
+            .targets()
+            .iter()
+            .map(|target| target.status(&self.registry));
         let watchers = Watchers::new(initial, self.max_watches);
         let shared = Arc::new_cyclic(|me| Shared {
             registry: self.registry,
@@ -320,7 +324,8 @@ impl GrpcHealthBuilder {
             watchers,
             me: Weak::clone(me),
         });
-        let server = HealthServer::from_arc(Arc::clone(&shared)).max_decoding_message_size(MAX_REQUEST);
+        let server =
+            HealthServer::from_arc(Arc::clone(&shared)).max_decoding_message_size(MAX_REQUEST);
         Ok(GrpcHealth { server, shared })
     }
 }

@@ -27,8 +27,7 @@ impl Target {
             // for a dependency outage; and not serving from the start of shutdown, as
             // grpc-go's `Shutdown` does, so gRPC clients leave before the listener closes.
             Target::Overall => {
-                registry.phase() < Phase::Draining
-                    && registry.probe(Probe::Liveness).is_passing()
+                registry.phase() < Phase::Draining && registry.probe(Probe::Liveness).is_passing()
             }
             Target::Probe(probe) => registry.probe(*probe).is_passing(),
             // The HTTP answer of `/<probe>/<check>`, taken over every probe the check
@@ -78,7 +77,10 @@ impl fmt::Display for Owner {
 }
 
 impl Names {
-    pub(crate) fn new(registry: &Registry, aliases: &[(String, Probe)]) -> Result<Names, NameError> {
+    pub(crate) fn new(
+        registry: &Registry,
+        aliases: &[(String, Probe)],
+    ) -> Result<Names, NameError> {
         let mut by_name: HashMap<Box<str>, (usize, Owner)> = HashMap::new();
         let mut targets = Vec::with_capacity(1 + Probe::ALL.len() + registry.len());
         let mut add = |name: &str, index: usize, owner: Owner| match by_name.entry(name.into()) {

@@ -115,7 +115,11 @@ impl Shared {
 
     /// Starts the hub on the current runtime unless it runs; again if its runtime ended.
     fn start_hub(&self) {
-        let mut hub = self.watchers.hub.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut hub = self
+            .watchers
+            .hub
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         if hub.as_ref().is_none_or(JoinHandle::is_finished) {
             *hub = Some(tokio::spawn(run_hub(
                 Weak::clone(&self.me),

@@ -26,22 +26,91 @@ pub async fn within<F: Future>(future: F) -> F::Output {
         .expect("no answer within the test's bound")
 }
 
+/// Which server serves the gRPC service.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Host {
+    /// tonic's own server, the service mounted with `add_service`.
+    Tonic,
+    /// health-http's `serve`, on the test's runtime: HTTP/1.1 probes and h2c gRPC.
+    Serve,
+    /// `serve(..).spawn()`: the same on a thread and runtime of its own.
+    Spawned,
+}
+
 /// A running gRPC server and the means to shut it down.
 pub struct GrpcServer {
     pub addr: SocketAddr,
     pub health: GrpcHealth,
+    host: Host,
     stop: Option<oneshot::Sender<()>>,
-    task: JoinHandle<()>,
+    task: Option<JoinHandle<()>>,
+    probes: Option<health_http::ProbeServer>,
 }
 
 impl GrpcServer {
-    /// Stops the registry, which ends every watch, then signals a graceful shutdown and
-    /// waits (within [`WITHIN`]) until the server has finished, every connection closed:
-    /// the order a tonic application follows (`serve` does it itself).
+    /// Shuts the server down gracefully and waits (within [`WITHIN`]) until it has
+    /// finished, every connection closed. Under tonic, the registry is stopped first,
+    /// which ends every watch: the order a tonic application follows (`serve` does it
+    /// itself).
     pub async fn shut_down(mut self) {
-        self.health.registry().stop();
+        if self.host == Host::Tonic {
+            self.health.registry().stop();
+        }
+        if let Some(probes) = self.probes.take() {
+            within(tokio::task::spawn_blocking(move || probes.shutdown()))
+                .await
+                .unwrap();
+            return;
+        }
         let _ = self.stop.take().unwrap().send(());
-        within(self.task).await.unwrap();
+        within(self.task.take().unwrap()).await.unwrap();
+    }
+}
+
+/// Serves `health` on a fresh loopback port with `host`; `serve` also serves the HTTP
+/// probes of the same registry, with no drain delay.
+pub async fn start(host: Host, health: GrpcHealth) -> GrpcServer {
+    start_with(host, health, |serve| serve).await
+}
+
+/// As [`start`], with `configure` applied to `serve`'s settings (ignored under tonic).
+pub async fn start_with(
+    host: Host,
+    health: GrpcHealth,
+    configure: impl FnOnce(health_http::Serve) -> health_http::Serve,
+) -> GrpcServer {
+    if host == Host::Tonic {
+        return start_tonic(health).await;
+    }
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let serve = configure(
+        health_http::serve(
+            listener,
+            health_http::HealthService::new(health.registry().clone()),
+        )
+        .drain_delay(Duration::ZERO),
+    )
+    .grpc(health.clone());
+    let (stop, stopped) = oneshot::channel::<()>();
+    let serve = serve.with_graceful_shutdown(async {
+        stopped.await.ok();
+    });
+    let (task, probes) = if host == Host::Serve {
+        (
+            Some(tokio::spawn(std::future::IntoFuture::into_future(serve))),
+            None,
+        )
+    } else {
+        (None, Some(serve.spawn().unwrap()))
+    };
+    GrpcServer {
+        addr,
+        health,
+        host,
+        stop: Some(stop),
+        task,
+        probes,
     }
 }
 
@@ -62,8 +131,10 @@ pub async fn start_tonic(health: GrpcHealth) -> GrpcServer {
     GrpcServer {
         addr,
         health,
+        host: Host::Tonic,
         stop: Some(stop),
-        task,
+        task: Some(task),
+        probes: None,
     }
 }
 
@@ -80,7 +151,10 @@ pub fn request(service: &str) -> HealthCheckRequest {
 }
 
 /// Calls Check: the status, or the gRPC code it failed with.
-pub async fn check(client: &mut HealthClient<Channel>, service: &str) -> Result<ServingStatus, Code> {
+pub async fn check(
+    client: &mut HealthClient<Channel>,
+    service: &str,
+) -> Result<ServingStatus, Code> {
     within(client.check(request(service)))
         .await
         .map(|response| response.into_inner().status())
@@ -104,6 +178,32 @@ pub async fn next(stream: &mut Streaming<HealthCheckResponse>) -> Option<Serving
         .await
         .expect("the watch ended with an error")
         .map(|response| response.status())
+}
+
+/// Generates, for an `async fn name(host: Host)`, a test `name::tonic`, `name::serve`
+/// and `name::spawned`, one per [`Host`].
+#[macro_export]
+macro_rules! on_every_host {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            use $crate::common::grpc::Host;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn tonic() {
+                super::$name(Host::Tonic).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn serve() {
+                super::$name(Host::Serve).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn spawned() {
+                super::$name(Host::Spawned).await;
+            }
+        }
+    )*};
 }
 
 /// Waits (within [`WITHIN`]) until `condition` holds, yielding to the runtime between
