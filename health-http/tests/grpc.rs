@@ -587,3 +587,72 @@ async fn a_watcher_that_never_reads_gets_the_latest_status_not_every_flip(host: 
     );
     server.shut_down().await;
 }
+
+/// HTTP/1.1 probes and h2c gRPC on `serve`'s one port, from the same registry.
+async fn http_and_grpc_share_one_port(host: Host) {
+    let app = app();
+    let server = serve_app(host, &app).await;
+    let addr = server.addr;
+    let mut client = client(addr).await;
+    let readyz = move || common::blocking(move || common::get(addr, "/readyz"));
+    assert_eq!(readyz().await.status, 503);
+    assert_eq!(check(&mut client, "readiness").await, Ok(NotServing));
+    app.warmup.healthy();
+    app.db.healthy();
+    assert_eq!(readyz().await.status, 200);
+    assert_eq!(check(&mut client, "readiness").await, Ok(Serving));
+    server.shut_down().await;
+}
+
+/// `serve`'s graceful shutdown with watches open: `""` and readiness fail when the drain
+/// begins, every watch ends with `NOT_SERVING` when it ends, and the server finishes at
+/// once, though each connection would be allowed an hour to close.
+async fn serve_ends_watches_so_they_never_hold_the_drain(host: Host) {
+    let app = app();
+    app.worker.healthy();
+    app.warmup.healthy();
+    app.db.healthy();
+    let health = GrpcHealth::new(app.registry.clone()).unwrap();
+    let server = crate::common::grpc::start_with(host, health, |serve| {
+        serve.header_read_timeout(Duration::from_hours(1))
+    })
+    .await;
+    let mut client = client(server.addr).await;
+    let mut watches = Vec::new();
+    for name in ["", "liveness", "readiness", "nope"] {
+        let mut stream = watch(&mut client, name).await.unwrap();
+        next(&mut stream).await.unwrap();
+        watches.push(stream);
+    }
+    let shut_down = tokio::spawn(server.shut_down());
+    for stream in &mut watches {
+        assert_eq!(next(stream).await, Some(NotServing));
+        assert_eq!(next(stream).await, None);
+    }
+    within(shut_down).await.unwrap();
+    assert_eq!(app.registry.phase(), health_core::Phase::Stopped);
+}
+
+mod one_port {
+    use crate::common::grpc::Host;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn http_and_grpc_share_one_port_serve() {
+        super::http_and_grpc_share_one_port(Host::Serve).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn http_and_grpc_share_one_port_spawned() {
+        super::http_and_grpc_share_one_port(Host::Spawned).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn serve_ends_watches_so_they_never_hold_the_drain_serve() {
+        super::serve_ends_watches_so_they_never_hold_the_drain(Host::Serve).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn serve_ends_watches_so_they_never_hold_the_drain_spawned() {
+        super::serve_ends_watches_so_they_never_hold_the_drain(Host::Spawned).await;
+    }
+}

@@ -64,6 +64,8 @@ fn example_binary() -> PathBuf {
                     "--quiet",
                     "-p",
                     "health-http",
+                    "--features",
+                    "grpc",
                     "--example",
                     "service",
                 ])

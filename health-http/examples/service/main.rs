@@ -13,7 +13,13 @@
 //!
 //! The probes are served on a thread and runtime of their own (`Serve::spawn`): when the
 //! application's runtime is blocked they still answer within the kubelet's timeout, and
-//! the runtime stall check says what is wrong.
+//! the runtime stall check says what is wrong. With health-http's `grpc` feature (which
+//! the workspace's test run enables), the same port also answers `grpc.health.v1.Health`
+//! over h2c, for Kubernetes `grpc` probes and gRPC clients:
+//!
+//! ```text
+//! cargo run --release -p health-http --features grpc --example service
+//! ```
 
 mod admin;
 mod dependency;
@@ -179,6 +185,9 @@ async fn run(mut options: Options) -> Result<(), String> {
 
     // Failure reasons are error strings from dependencies: withheld unless asked for.
     // Not by peer address: behind a mesh sidecar every peer is loopback.
+    #[cfg(feature = "grpc")]
+    let grpc = health_http::grpc::GrpcHealth::new(registry.clone())
+        .map_err(|err| format!("gRPC health: {err}"))?;
     let service = HealthService::new(registry);
     let withheld = matches!(options.details, Details::Withheld);
     let service = match options.details {
@@ -193,8 +202,11 @@ async fn run(mut options: Options) -> Result<(), String> {
     };
     // The probes get a thread and a runtime of their own: nothing this runtime does
     // (a CPU burst, a blocking call) can make the kubelet time out.
-    let probes = serve(listener, service)
-        .drain_delay(options.drain)
+    let probes = serve(listener, service).drain_delay(options.drain);
+    // gRPC health on the same port: the kubelet's `grpc` probes and gRPC clients.
+    #[cfg(feature = "grpc")]
+    let probes = probes.grpc(grpc);
+    let probes = probes
         .spawn()
         .map_err(|err| format!("cannot start the probe server: {err}"))?;
     print_banner(
@@ -254,6 +266,12 @@ fn print_banner(addr: SocketAddr, admin: SocketAddr, dependencies: &[Dependency]
          curl http://{admin}/runtime/block?secs=5  # every worker blocked: probes still answer, \
          liveness fails after 2s\n\
          Stop with Ctrl-C or SIGTERM: readiness fails at once, the server drains, then exits."
+    );
+    #[cfg(feature = "grpc")]
+    println!(
+        "gRPC health (grpc.health.v1.Health, h2c) answers on the same port: service \"\" \
+         (liveness, NOT_SERVING once shutdown begins), liveness, readiness, startup, and each \
+         check's name."
     );
     if withheld {
         println!(

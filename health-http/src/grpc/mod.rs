@@ -41,7 +41,7 @@
 //! [`GrpcHealth`] is a tower `Service` and a tonic `NamedService`, so it mounts in a
 //! tonic server next to the application's own services (see its example). It answers
 //! only gRPC: a request that is not a `POST` gets 405, a content type other than
-//! `application/grpc…` gets 415.
+//! `application/grpc` (or `application/grpc+proto`) gets 415.
 //!
 //! # Example
 //!
@@ -420,10 +420,13 @@ fn refusal<B>(request: &http::Request<B>) -> Option<http::Response<tonic::body::
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return Some(response);
     }
+    // `application/grpc`, `application/grpc+proto`, `application/grpc;…`; not gRPC-Web
+    // (`application/grpc-web…`), whose framing differs.
     let grpc = request
         .headers()
         .get(header::CONTENT_TYPE)
-        .is_some_and(|value| value.as_bytes().starts_with(b"application/grpc"));
+        .and_then(|value| value.as_bytes().strip_prefix(b"application/grpc"))
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with(b"+") || rest.starts_with(b";"));
     if !grpc {
         return Some(plain(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
