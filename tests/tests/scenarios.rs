@@ -407,3 +407,58 @@ async fn reasons_need_the_token_not_a_loopback_address() {
         with_token.body
     );
 }
+
+/// The example's probe port answers gRPC health over h2c beside the HTTP probes, from the
+/// same registry: a kubelet `grpc` probe and an `httpGet` probe can share the port.
+#[tokio::test]
+async fn grpc_health_on_the_probe_port() {
+    use health_http::grpc::pb::HealthCheckRequest;
+    use health_http::grpc::pb::health_check_response::ServingStatus;
+    use health_http::grpc::pb::health_client::HealthClient;
+
+    let service = Service::start(&["--warmup", "0s"]).await;
+    ready(&service).await;
+    let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{}", service.addr))
+        .unwrap()
+        .timeout(PROBE_TIMEOUT);
+    let mut client = HealthClient::new(endpoint.connect().await.unwrap());
+    let status = async |client: &mut HealthClient<_>, name: &str| {
+        let request = HealthCheckRequest {
+            service: name.to_owned(),
+        };
+        client
+            .check(request)
+            .await
+            .map(|answer| answer.into_inner().status())
+    };
+    for name in [
+        "",
+        "liveness",
+        "readiness",
+        "startup",
+        "dependency.0",
+        "worker",
+    ] {
+        assert_eq!(
+            status(&mut client, name).await.unwrap(),
+            ServingStatus::Serving,
+            "{name:?}"
+        );
+    }
+    assert_eq!(
+        status(&mut client, "nope").await.unwrap_err().code(),
+        tonic::Code::NotFound
+    );
+
+    // A dependency outage: readiness fails over both protocols, `""` does not.
+    service.admin("/dependency/down").await;
+    readiness_becomes(&service, 503, INTERVAL + TIMEOUT + SLACK).await;
+    assert_eq!(
+        status(&mut client, "readiness").await.unwrap(),
+        ServingStatus::NotServing
+    );
+    assert_eq!(
+        status(&mut client, "").await.unwrap(),
+        ServingStatus::Serving
+    );
+}

@@ -41,7 +41,13 @@
 //! [`GrpcHealth`] is a tower `Service` and a tonic `NamedService`, so it mounts in a
 //! tonic server next to the application's own services (see its example). It answers
 //! only gRPC: a request that is not a `POST` gets 405, a content type other than
-//! `application/grpc` (or `application/grpc+proto`) gets 415.
+//! `application/grpc` (or `application/grpc+proto`) gets 415. In an axum application
+//! served over HTTP/2, route it by path,
+//! `Router::route_service("/grpc.health.v1.Health/{*rest}", health)`, rather than merging
+//! tonic's `Routes`: those bring a fallback of their own (gRPC `UNIMPLEMENTED`), and axum
+//! refuses to merge two routers that both have one. On [`serve`](crate::serve)'s port,
+//! [`Serve::grpc`](crate::Serve::grpc) does it all: HTTP/1.1 probes and h2c gRPC on one
+//! listener.
 //!
 //! # Example
 //!
