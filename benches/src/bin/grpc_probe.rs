@@ -28,7 +28,8 @@
 //! clients in this process; once each has its first message, the server's resident
 //! memory is read again (the difference over the watchers is the memory per watcher),
 //! then the status flips and the time until the last watcher has the new status is
-//! measured, three times (`SERVING` → `NOT_SERVING` → `SERVING` → `NOT_SERVING`).
+//! measured, three times (`SERVING` → `NOT_SERVING` → `SERVING` → `NOT_SERVING`). Every
+//! call stays open until the three flips are measured.
 
 #![allow(
     clippy::cast_precision_loss,
@@ -350,8 +351,10 @@ fn run(options: &Options) -> Result<()> {
     println!("|---|---|---|---|---|---|");
     let peer = KINDS.len() - 1;
     let mean = |rates: &[f64]| rates.iter().sum::<f64>() / rates.len() as f64;
+    for micros in &mut latencies {
+        micros.sort_unstable();
+    }
     for (index, kind) in KINDS.into_iter().enumerate() {
-        latencies[index].sort_unstable();
         let p99 = percentile(&latencies[index], 990);
         println!(
             "| {} | {:.0} | {} | {} | {:.2} | {:.2} |",
@@ -511,6 +514,9 @@ async fn fan_out(kind: Kind, watchers: usize) -> Result<(f64, Vec<Duration>, Vec
     // Each watcher reports (its index in the flip, arrival) through a channel.
     let (arrived, mut arrivals) = tokio::sync::mpsc::unbounded_channel::<(usize, Instant)>();
     let opened = Arc::new(Barrier::new(watchers + 1));
+    // Held until every flip is measured: a watcher that closed its call after its last
+    // message would load both sides while the others still wait for theirs.
+    let measured = Arc::new(Barrier::new(watchers + 1));
     let mut tasks = Vec::new();
     for connection in 0..connections {
         let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", server.addr))?
@@ -521,6 +527,7 @@ async fn fan_out(kind: Kind, watchers: usize) -> Result<(f64, Vec<Duration>, Vec
             let mut client = HealthClient::new(channel.clone());
             let arrived = arrived.clone();
             let opened = Arc::clone(&opened);
+            let measured = Arc::clone(&measured);
             tasks.push(tokio::spawn(async move {
                 let request = HealthCheckRequest {
                     service: "readiness".into(),
@@ -536,6 +543,8 @@ async fn fan_out(kind: Kind, watchers: usize) -> Result<(f64, Vec<Duration>, Vec
                     let _ = message;
                     let _ = arrived.send((flip, Instant::now()));
                 }
+                measured.wait().await;
+                drop(stream);
                 Ok(())
             }));
         }
@@ -561,6 +570,7 @@ async fn fan_out(kind: Kind, watchers: usize) -> Result<(f64, Vec<Duration>, Vec
         last.push(times[times.len() - 1]);
         median.push(times[times.len() / 2]);
     }
+    measured.wait().await;
     for task in tasks {
         task.await??;
     }
