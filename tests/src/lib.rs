@@ -56,19 +56,19 @@ fn example_binary() -> PathBuf {
                 .file_name()
                 .and_then(|name| name.to_str())
                 .expect("a profile directory name");
-            let profile = if profile == "debug" { "dev" } else { profile };
+            // The profiles `cargo test` builds with (`--release`: `bench`), and the whole
+            // workspace's features (health-tests turns on `grpc`, `axum`, the PostgreSQL
+            // backends), so this build reuses every artifact of `cargo test --workspace`
+            // instead of compiling the stack a second time (`-p health-http` with the `dev`
+            // profile rebuilt ~170 crates, minutes of a CI run).
+            let profile = match profile {
+                "debug" => "test",
+                "release" => "bench",
+                other => other,
+            };
             let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
             let status = std::process::Command::new(cargo)
-                .args([
-                    "build",
-                    "--quiet",
-                    "-p",
-                    "health-http",
-                    "--features",
-                    "grpc",
-                    "--example",
-                    "service",
-                ])
+                .args(["build", "--quiet", "--workspace", "--example", "service"])
                 .args(["--profile", profile])
                 .status()
                 .expect("cargo runs");
