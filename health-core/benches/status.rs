@@ -1,7 +1,8 @@
 //! Probe-read cost: `cargo bench -p health-core --bench status`.
 //!
-//! - `probe/pushed/{8,1024}`: readiness over N pushed checks (the O(1) counter read);
-//! - `probe/timed/{8,1024}`: the same plus one heartbeat, so one clock read per probe;
+//! - `probe/pushed/{8,1024}`: readiness over N pushed checks: one load of the probe's word;
+//! - `probe/timed/{8,1024}`: the same plus one heartbeat: one clock read, then the probe's
+//!   deadline and word (one cache line), never a scan of the checks;
 //! - `probe_at/timed/{8,1024}`: the caller passes `now`, no clock read;
 //! - `clock/system`: one clock read alone, for reference.
 

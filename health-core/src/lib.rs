@@ -1,5 +1,6 @@
 //! Lock-free health state for Kubernetes liveness, readiness and startup probes: a probe
-//! is a few atomic loads, never a lock, never an allocation, never a call to a dependency.
+//! is one atomic load (plus one clock read if it has time-judged members), never a lock,
+//! never an allocation, never a call to a dependency.
 //!
 //! # Example
 //!
@@ -72,13 +73,15 @@
 //!
 //! # Memory ordering
 //!
-//! Each probe keeps its failing and warning member counts packed in one atomic word; a
-//! check's single current *owner* moves the check's contribution along its statuses in
-//! order, so a reader's single `Acquire` load sees counts some real sequence of writes
-//! produced. Writers never wait: a write that finds the check owned leaves its report for
-//! the owner. The protocol, with the happens-before chain from a write to a read, is
-//! described in `src/registry/slot.rs`, and every step is model-checked with
-//! loom (`tests/loom.rs`).
+//! Each probe keeps its failing and warning member counts, and the lifecycle's flags, in
+//! one atomic word; a check's single current *owner* moves the check's contribution along
+//! its statuses in order, so a reader's single `Acquire` load sees counts some real
+//! sequence of writes produced. Writers never wait: a write that finds the check owned
+//! leaves its report for the owner. The protocol, with the happens-before chain from a
+//! write to a read, is described in `src/registry/slot.rs` (and the reads in
+//! `src/registry/read.rs`); every step is model-checked with loom (`tests/loom.rs`), and
+//! `scripts/ordering-mutations.sh` shows each ordering is needed: weakening any one makes
+//! a model fail.
 //!
 //! # Features
 //!

@@ -27,20 +27,24 @@ pub(crate) use arc_swap::ArcSwap;
 #[cfg(loom)]
 pub(crate) use self::model::ArcSwap;
 
-/// A loom model of `arc_swap::ArcSwap` with arc-swap's own orderings, so that loom checks
-/// the orderings of the protocols built on it.
+/// A loom model of `arc_swap::ArcSwap` whose visibility goes through a loom atomic, so
+/// that loom checks the orderings of the protocols built on it.
 ///
-/// arc-swap publishes a value by swapping one pointer (`SeqCst`) and reads it by loading
-/// that pointer (`SeqCst`), keeping the value alive with its debt lists. The model keeps
-/// exactly that visible to loom: the "pointer" is a loom atomic index into every value
-/// ever stored, and loom may let a load read any index the memory model allows, an old
-/// one included. The values themselves sit in a `std` mutex, which loom cannot see and so
-/// cannot mistake for synchronisation: it only holds storage, like arc-swap's heap. (A
-/// model that guarded the value with a loom lock would order everything around it, and a
-/// too-weak ordering in our code would pass unnoticed, as it did before this model.)
+/// arc-swap publishes a value by swapping one pointer and reads it by loading that
+/// pointer, keeping the value alive with its debt lists. The model keeps exactly that
+/// visible to loom: the "pointer" is a loom atomic index into every value ever stored,
+/// and loom may let a load read any index the memory model allows, an old one included.
+/// The values themselves sit in a `std` mutex, which loom cannot see and so cannot mistake
+/// for synchronisation: it only holds storage, like arc-swap's heap. (A model that guarded
+/// the value with a loom lock orders everything around it, and a too-weak ordering in our
+/// code passes unnoticed, as it did before this model.)
 ///
-/// Loom treats `SeqCst` accesses as `AcqRel`, so the model is, if anything, weaker than
-/// arc-swap: it cannot hide a missing ordering of ours.
+/// The orderings are the acquire/release half of arc-swap's: it swaps and loads the
+/// pointer with `SeqCst`, but loom gives a `SeqCst` load the newest `SeqCst` store in its
+/// schedule, which would make the model a linearizable cell again and hide our orderings.
+/// Nothing of ours relies on arc-swap's single total order, only on a loaded value being
+/// at least as new as what the load synchronised with, so the model's `Release` swaps and
+/// `Acquire` loads are what we may assume, and no more.
 #[cfg(loom)]
 mod model {
     use std::fmt;
@@ -80,8 +84,8 @@ mod model {
         }
 
         pub(crate) fn load_full(&self) -> Arc<T> {
-            // arc-swap: `HybridStrategy::load` loads the pointer with `SeqCst`.
-            self.value(self.current.load(Ordering::SeqCst))
+            // arc-swap: `HybridStrategy::load` loads the pointer (with `SeqCst`).
+            self.value(self.current.load(Ordering::Acquire))
         }
 
         pub(crate) fn store(&self, value: Arc<T>) {
@@ -90,8 +94,8 @@ mod model {
 
         pub(crate) fn swap(&self, value: Arc<T>) -> Arc<T> {
             let index = self.keep(value);
-            // arc-swap: `ArcSwapAny::swap` swaps the pointer with `SeqCst`.
-            self.value(self.current.swap(index, Ordering::SeqCst))
+            // arc-swap: `ArcSwapAny::swap` swaps the pointer (with `SeqCst`).
+            self.value(self.current.swap(index, Ordering::AcqRel))
         }
 
         pub(crate) fn rcu<R, F>(&self, mut f: F) -> Arc<T>
@@ -99,7 +103,7 @@ mod model {
             F: FnMut(&Arc<T>) -> R,
             R: Into<Arc<T>>,
         {
-            let mut index = self.current.load(Ordering::SeqCst);
+            let mut index = self.current.load(Ordering::Acquire);
             loop {
                 let current = self.value(index);
                 let new = self.keep(f(&current).into());

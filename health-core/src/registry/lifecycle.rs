@@ -123,10 +123,12 @@ impl Registry {
     /// ```
     #[must_use]
     pub fn phase(&self) -> Phase {
-        // Ordering: Acquire, as in `Registry::read`.
+        // Ordering: Relaxed; only the shutdown flags are used, and they publish nothing
+        // (see `raise_lifecycle`). The start-up answer comes from `is_started`, whose read
+        // acquires what a latch publishes.
         let readiness = self.shared.probes[Probe::Readiness.index()]
             .word
-            .load(Ordering::Acquire);
+            .load(Ordering::Relaxed);
         if readiness & STOPPED != 0 {
             Phase::Stopped
         } else if readiness & DRAINING != 0 {

@@ -31,14 +31,19 @@
 //!    subscribers. These run user code (a tracing subscriber, a waker) that may panic; the
 //!    slot is consistent by then, so a panic reaches the writer's caller and freezes
 //!    nothing (a report left `DIRTY` is applied by the next write);
-//! 8. if step 5 found `DIRTY`, a report arrived during the turn: take the slot again as
-//!    in step 2 (unless a newer writer already did) and drain another turn.
+//! 8. if step 5 found `DIRTY`, a report arrived during the turn: take the slot again
+//!    with step 2's `fetch_or` (unless a newer writer already did; `Relaxed`, as the turn's
+//!    work was released in step 5) and drain another turn.
 //!
 //! So the happens-before chain writer → owner → reader is: report store, then the
 //! `Release` RMW on `state`; the owner's `Acquire` RMW on `state`, report load, `Release`
 //! add on the word; the reader's `Acquire` load of the word, then its report load. A
 //! reader that sees a check's new class therefore sees a report at least that new, and
-//! one that sees its new applied status (`Slot::applied`, acquiring step 5) too.
+//! one that sees its new applied status (`Slot::applied`, acquiring step 5) sees that
+//! report and the probes' counts of it.
+//!
+//! Every one of these orderings is needed: `scripts/ordering-mutations.sh` weakens each in
+//! turn, and a loom model (`tests/loom.rs`) fails for every one.
 //!
 //! # Consistency
 //!
@@ -310,8 +315,9 @@ impl CheckHandle {
             if to != from {
                 self.apply(from, to);
             }
-            // Ordering: Release publishes the applied status with the report loaded
-            // above to `Slot::applied` readers (and the counts to the next owner).
+            // Ordering: Release publishes the counts applied above to `Slot::applied`
+            // readers, so `status()` never runs ahead of the probes. (The report reaches
+            // them anyway, through the release sequence of the writer's `fetch_or`.)
             let released = self
                 .slot
                 .state
@@ -332,8 +338,11 @@ impl CheckHandle {
             }
             // A report arrived during the turn: take the slot again, as a writer does,
             // unless a newer writer already has.
-            // Ordering: as in `publish_arc`.
-            let before = self.slot.state.fetch_or(BUSY | DIRTY, Ordering::Release);
+            // Ordering: Relaxed; unlike a writer's, this RMW has nothing to publish (the
+            // turn's work was released by the `fetch_xor` above), and the next turn's
+            // `fetch_and` acquires the reports of the writers who set DIRTY, through the
+            // release sequence this RMW continues.
+            let before = self.slot.state.fetch_or(BUSY | DIRTY, Ordering::Relaxed);
             if before & BUSY != 0 {
                 return;
             }
@@ -343,8 +352,13 @@ impl CheckHandle {
 
     /// Moves this check's contribution to every probe it belongs to from `from` to `to`.
     /// Only the owner calls this.
+    ///
+    /// In the reverse of the order `Registry::aggregate` reads the probes, so that a reader
+    /// who sees the new class in one probe sees it in every probe it reads after (its
+    /// Acquire load pairs with the Release add of the probe applied *last*).
     fn apply(&self, from: Status, to: Status) {
-        for probe in self.slot.probes.iter() {
+        let probes = Probe::ALL.into_iter().rev();
+        for probe in probes.filter(|&probe| self.slot.probes.contains(probe)) {
             let delta = word::delta(
                 Outcome::of(from, self.slot.critical, probe),
                 Outcome::of(to, self.slot.critical, probe),

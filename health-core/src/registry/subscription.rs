@@ -88,8 +88,10 @@ impl Registry {
             subscribers
         });
         Subscription {
-            // Ordering: Acquire pairs with `Shared::notify`.
-            seen: self.shared.version.load(Ordering::Acquire),
+            // Ordering: Relaxed; the number is only compared with later ones, and no state
+            // is read on the strength of it. An older value only reports a change that
+            // came before the subscription, which `mark_seen` then reads.
+            seen: self.shared.version.load(Ordering::Relaxed),
             registry: self.clone(),
             me,
         }
