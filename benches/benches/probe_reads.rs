@@ -4,7 +4,15 @@
 //! - `idle`: 8 checks, one thread, nobody writing.
 //! - `many`: 1,024 checks, one thread, nobody writing.
 //! - `contended`: 8 checks, 2 reader threads and a writer flipping a status without pause;
-//!   the time is per read, per reader (the slower reader's).
+//!   the time is per read, per reader (the slower reader's). After each contender's
+//!   `contended`, the writer's throughput (writes/s, the median over criterion's samples)
+//!   is printed next to it: a design could read fast by starving its writer.
+//!
+//! The `floor` contender is one `Acquire` load of one `AtomicU64` behind `black_box`: the
+//! physical limit of a read on the machine at hand, so every figure is also a ratio to it,
+//! measured in the same run. `rwlock-counters` keeps O(1) counts under an `RwLock`, like
+//! health-core without the lock-free protocol: it separates the algorithm's win from the
+//! synchronisation's.
 //!
 //! Every design is a [`Contender`]; adding one is an `impl Contender` (a newtype around it is
 //! fine) and one line in [`probe_reads`].
@@ -14,14 +22,16 @@
 //! for every design alike.
 
 use std::hint::black_box;
-use std::sync::Barrier;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Barrier, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use health_benches::arcswap_hashmap::ArcSwapHashMap;
+use health_benches::floor::Floor;
 use health_benches::mutex_hashmap::MutexHashMap;
+use health_benches::rwlock_counters::RwLockCounters;
 use health_benches::rwlock_hashmap::RwLockHashMap;
 use health_benches::{Contender, Outcome, Status};
 
@@ -33,7 +43,9 @@ const MANY_CHECKS: usize = 1024;
 const READERS: usize = 2;
 
 fn probe_reads(c: &mut Criterion) {
+    contender::<Floor>(c, "floor");
     contender::<HealthCore>(c, "health-core");
+    contender::<RwLockCounters>(c, "rwlock-counters");
     contender::<RwLockHashMap>(c, "rwlock-hashmap");
     contender::<MutexHashMap>(c, "mutex-hashmap");
     contender::<ArcSwapHashMap>(c, "arcswap-hashmap");
@@ -50,7 +62,19 @@ fn contender<C: Contender>(c: &mut Criterion, name: &str) {
     }
     group.bench_function("contended", |b| b.iter_custom(contended::<C>));
     group.finish();
+    let mut rates = std::mem::take(&mut *WRITER_RATES.lock().expect("no sample panics"));
+    rates.sort_by(f64::total_cmp);
+    if let Some(median) = rates.get(rates.len() / 2) {
+        println!(
+            "probe_reads/{name}/contended: writer {:.2} M writes/s (median of {} samples)",
+            median / 1e6,
+            rates.len()
+        );
+    }
 }
+
+/// The writer's writes per second in each `contended` sample of the current contender.
+static WRITER_RATES: Mutex<Vec<f64>> = Mutex::new(Vec::new());
 
 /// Times `iters` reads on each of [`READERS`] threads while another thread flips check 0, and
 /// returns the slower reader's time.
@@ -61,11 +85,14 @@ fn contender<C: Contender>(c: &mut Criterion, name: &str) {
 fn contended<C: Contender>(iters: u64) -> Duration {
     let checks = C::new(FEW_CHECKS);
     let stop = AtomicBool::new(false);
+    let written = AtomicU64::new(0);
     let start = Barrier::new(READERS + 1);
     thread::scope(|s| {
-        s.spawn(|| {
+        let writer = s.spawn(|| {
             start.wait();
+            let started = Instant::now();
             let mut status = Status::Pass;
+            let mut count = 0_u64;
             // Ordering: Relaxed; the flag only says "stop soon" and guards no data.
             while !stop.load(Ordering::Relaxed) {
                 status = if status == Status::Pass {
@@ -74,7 +101,11 @@ fn contended<C: Contender>(iters: u64) -> Duration {
                     Status::Pass
                 };
                 checks.set(0, status);
+                count += 1;
             }
+            // Ordering: Relaxed; read after the join.
+            written.store(count, Ordering::Relaxed);
+            started.elapsed()
         });
         let readers: Vec<_> = (0..READERS)
             .map(|_| {
@@ -95,6 +126,15 @@ fn contended<C: Contender>(iters: u64) -> Duration {
             .unwrap_or_default();
         // Ordering: Relaxed; see the load.
         stop.store(true, Ordering::Relaxed);
+        let elapsed = writer.join().expect("the writer does not panic");
+        // Ordering: Relaxed; the join orders the store before this load.
+        let count = written.load(Ordering::Relaxed);
+        #[allow(
+            clippy::cast_precision_loss,
+            reason = "a rate: 2^52 writes are far away"
+        )]
+        let rate = count as f64 / elapsed.as_secs_f64();
+        WRITER_RATES.lock().expect("no sample panics").push(rate);
         slowest
     })
 }

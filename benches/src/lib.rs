@@ -13,6 +13,9 @@
 //! # Items
 //!
 //! Probe-read contenders (criterion bench `probe_reads`), all behind [`Contender`]:
+//! - [`floor`]: one `Acquire` load of one `AtomicU64`, the physical limit of a read.
+//! - [`rwlock_counters`]: failing and warning counts kept by the updater, under an
+//!   `RwLock`: O(1) reads like health-core's, with a lock.
 //! - [`rwlock_hashmap`]: `RwLock<HashMap<String, Status>>`.
 //! - [`mutex_hashmap`]: `Mutex<HashMap<String, Status>>`.
 //! - [`arcswap_hashmap`]: `ArcSwap<HashMap<String, Status>>`, writers clone and store.
@@ -25,9 +28,11 @@
 //! hand-written service would contain.
 
 pub mod arcswap_hashmap;
+pub mod floor;
 pub mod load;
 pub mod mutex_hashmap;
 pub mod peers;
+pub mod rwlock_counters;
 pub mod rwlock_hashmap;
 
 /// The state of one check in the contenders, ordered from best to worst.
@@ -116,7 +121,8 @@ fn check_names(n: usize) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::{
-        Contender, Status, arcswap_hashmap::ArcSwapHashMap, mutex_hashmap::MutexHashMap,
+        Contender, Status, arcswap_hashmap::ArcSwapHashMap, floor::Floor,
+        mutex_hashmap::MutexHashMap, rwlock_counters::RwLockCounters,
         rwlock_hashmap::RwLockHashMap,
     };
 
@@ -145,6 +151,20 @@ mod tests {
     #[test]
     fn arcswap_hashmap_flips() {
         flips_to_fail_and_back::<ArcSwapHashMap>();
+    }
+
+    #[test]
+    fn rwlock_counters_flip() {
+        flips_to_fail_and_back::<RwLockCounters>();
+    }
+
+    #[test]
+    fn floor_holds_the_last_status() {
+        let floor = Floor::new(8);
+        for status in [Status::Warn, Status::Fail, Status::Pass] {
+            floor.set(5, status);
+            assert_eq!(floor.aggregate(), status);
+        }
     }
 
     #[test]
