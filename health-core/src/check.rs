@@ -7,7 +7,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use crate::clock::format_duration;
-use crate::report::Report;
+use crate::report::{Ending, Report};
 use crate::spec::{CheckKind, RegistryError};
 use crate::status::Status;
 // The public API takes `std`'s `Arc`: these values are not part of the modelled protocol,
@@ -254,7 +254,8 @@ impl Report {
 
     /// Creates the `Unhealthy` report of a run cut at its deadline, `timed out after
     /// 500ms`, with `timeout` as its duration: what the runner publishes, for a check that
-    /// enforces a deadline of its own to say it the same way.
+    /// enforces a deadline of its own to say it the same way. Metrics count its run as a
+    /// `timeout`, not a plain `unhealthy`.
     ///
     /// # Examples
     ///
@@ -270,6 +271,7 @@ impl Report {
     pub fn timed_out(timeout: Duration) -> Report {
         Report::unhealthy(format!("timed out after {}", format_duration(timeout)))
             .with_duration(timeout)
+            .ended(Ending::TimedOut)
     }
 }
 

@@ -100,6 +100,8 @@
 mod builtin;
 mod check;
 mod clock;
+#[cfg(any(feature = "prometheus-client", feature = "metrics"))]
+mod exposition;
 mod heartbeat;
 #[cfg(any(feature = "sqlx", feature = "deadpool-postgres"))]
 mod postgres;
@@ -125,13 +127,25 @@ pub use crate::check::{
     Check, FnCheck, HealthCheck, IntoReport, SharedState, check_fn, dependency_fn,
 };
 pub use crate::clock::{Clock, ManualClock, Timestamp};
+#[cfg(any(feature = "prometheus-client", feature = "metrics"))]
+#[cfg_attr(
+    docsrs,
+    doc(cfg(any(feature = "prometheus-client", feature = "metrics")))
+)]
+pub use crate::exposition::InvalidPrefix;
+#[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+pub use crate::exposition::facade::MetricsEmitter;
+#[cfg(feature = "prometheus-client")]
+#[cfg_attr(docsrs, doc(cfg(feature = "prometheus-client")))]
+pub use crate::exposition::prometheus::PrometheusCollector;
 pub use crate::heartbeat::{Heartbeat, StartupGate};
 #[cfg(any(feature = "sqlx", feature = "deadpool-postgres"))]
 #[cfg_attr(docsrs, doc(cfg(any(feature = "sqlx", feature = "deadpool-postgres"))))]
 pub use crate::postgres::PgCheck;
 pub use crate::registry::{
-    Aggregate, CheckHandle, CheckSnapshot, CheckView, Phase, Registry, RegistryBuilder,
-    Subscription,
+    Aggregate, CheckHandle, CheckMetrics, CheckSnapshot, CheckView, DURATION_BUCKETS, Phase,
+    Registry, RegistryBuilder, RunResult, Subscription,
 };
 pub use crate::report::{Observed, Report};
 #[cfg(feature = "runtime")]

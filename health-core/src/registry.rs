@@ -9,6 +9,7 @@
 
 mod builder;
 mod lifecycle;
+mod metrics;
 mod read;
 mod slot;
 mod subscription;
@@ -26,6 +27,7 @@ use crate::sync::{Arc, ArcSwap, AtomicU64, OnceLock};
 
 pub use self::builder::RegistryBuilder;
 pub use self::lifecycle::Phase;
+pub use self::metrics::{CheckMetrics, DURATION_BUCKETS, RunResult};
 pub use self::slot::CheckHandle;
 use self::slot::Slot;
 use self::subscription::Subscriber;

@@ -30,6 +30,19 @@ pub struct Report {
     observed: Option<Observed>,
     measurements: Vec<(Cow<'static, str>, Observed)>,
     duration: Option<Duration>,
+    ending: Ending,
+}
+
+/// How the run behind a report ended, for the metrics' `result` label: a timeout and a
+/// panic both publish Unhealthy, and an SRE must tell them from a plain failure.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Ending {
+    /// The check returned this report.
+    Returned,
+    /// The run was cut at its deadline ([`Report::timed_out`]).
+    TimedOut,
+    /// The check panicked; the runner wrote the report.
+    Panicked,
 }
 
 /// A measured value and its unit (`observedValue` / `observedUnit` in health+json).
@@ -92,6 +105,7 @@ impl Report {
             observed: None,
             measurements: Vec::new(),
             duration: None,
+            ending: Ending::Returned,
         }
     }
 
@@ -245,5 +259,16 @@ impl Report {
     #[must_use]
     pub fn duration(&self) -> Option<Duration> {
         self.duration
+    }
+
+    /// Marks how the run behind this report ended.
+    pub(crate) fn ended(mut self, ending: Ending) -> Report {
+        self.ending = ending;
+        self
+    }
+
+    /// Returns how the run behind this report ended.
+    pub(crate) fn ending(&self) -> Ending {
+        self.ending
     }
 }

@@ -101,6 +101,7 @@ impl RegistryBuilder {
         };
         let name = spec.name.clone();
         let handle = self.push(spec.max_age(max_age).kind(kind))?;
+        handle.record_schedule(schedule.timeout);
         self.scheduled.push(Scheduled {
             name,
             start: Box::new(move |jitter| Box::pin(run(check, handle, schedule, jitter))),

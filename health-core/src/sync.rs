@@ -126,3 +126,11 @@ mod model {
         }
     }
 }
+
+/// Metrics counters: `std`'s atomics under loom too, the one exception to this module's
+/// rule. They are statistics, written `Relaxed` and read at scrape time; they publish no
+/// other memory and no decision of the protocol reads them, so loom would check no
+/// property on them and only multiply the interleavings of every model that publishes.
+pub(crate) mod stats {
+    pub(crate) use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+}

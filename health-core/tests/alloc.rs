@@ -96,3 +96,50 @@ fn waiting_again_with_the_same_waker_allocates_nothing() {
         "a poll with the waker already registered copies nothing: {info:?}"
     );
 }
+
+/// With metrics recorded (the default, asked for explicitly here), a probe read is the
+/// same atomic loads, and so is a passing publish that records a transition.
+#[test]
+fn metrics_add_no_allocation_to_reads_or_passing_publishes() {
+    use health_core::Status;
+
+    let mut builder = Registry::builder();
+    builder.record_metrics(true);
+    let handles: Vec<_> = (0..8)
+        .map(|i| {
+            let spec = CheckSpec::new(format!("check-{i}")).readiness();
+            builder.push(spec).unwrap()
+        })
+        .collect();
+    let registry = builder.build();
+    for handle in &handles {
+        handle.unhealthy("down");
+    }
+    let publishes = allocation_counter::measure(|| {
+        for handle in &handles {
+            handle.healthy();
+        }
+    });
+    assert_eq!(
+        publishes.count_total, 0,
+        "a passing publish with its transition counted allocated {publishes:?}"
+    );
+    let reads = allocation_counter::measure(|| {
+        for _ in 0..1_000 {
+            for probe in Probe::ALL {
+                std::hint::black_box(registry.probe(probe));
+            }
+            std::hint::black_box(registry.aggregate());
+        }
+    });
+    assert_eq!(
+        reads.count_total, 0,
+        "probe reads with metrics on allocated {reads:?}"
+    );
+    let metrics = registry.check("check-0").unwrap().metrics().unwrap();
+    assert_eq!(
+        metrics.transitions(Status::Unhealthy, Status::Healthy),
+        Some(1),
+        "the measured publish was counted"
+    );
+}

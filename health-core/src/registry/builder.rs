@@ -12,6 +12,7 @@ use crate::spec::{CheckSpec, RegistryError, check_range, validate_name};
 use crate::status::{Outcome, Probe, Status};
 use crate::sync::{Arc, ArcSwap, AtomicU8, AtomicU64, OnceLock, Ordering};
 
+use super::metrics::Counters;
 use super::slot::{CheckHandle, Slot, Source};
 use super::word::{self, LATCHED, MAX_MEMBERS, PENDING};
 use super::{ProbeState, Registry, Shared, Table};
@@ -37,7 +38,9 @@ use super::{ProbeState, Registry, Shared, Table};
 /// ```
 pub struct RegistryBuilder {
     shared: Arc<Shared>,
-    slots: Vec<Arc<Slot>>,
+    pub(super) slots: Vec<Arc<Slot>>,
+    /// See [`record_metrics`](Self::record_metrics).
+    pub(super) record_metrics: bool,
     #[cfg(feature = "runtime")]
     pub(crate) scheduled: Vec<crate::runtime::Scheduled>,
     #[cfg(feature = "runtime")]
@@ -83,6 +86,7 @@ impl RegistryBuilder {
                 table: OnceLock::new(),
             }),
             slots: Vec::new(),
+            record_metrics: true,
             #[cfg(feature = "runtime")]
             scheduled: Vec::new(),
             #[cfg(feature = "runtime")]
@@ -247,6 +251,7 @@ impl RegistryBuilder {
             stamp,
             report: ArcSwap::from_pointee(Report::new(initial)),
             healthy: Arc::new(Report::new(Status::Healthy)),
+            metrics: Counters::new(self.record_metrics),
         });
         for probe in slot.probes.iter() {
             let unit = word::unit(Outcome::of(initial, slot.critical, probe));

@@ -67,6 +67,7 @@ use crate::status::{Outcome, Probe, Status};
 use crate::sync::{Arc, ArcSwap, AtomicU8, AtomicU64, Ordering};
 
 use super::Shared;
+use super::metrics::Counters;
 use super::subscription::Panics;
 use super::word;
 
@@ -102,6 +103,8 @@ pub(super) struct Slot {
     /// A ready `Healthy` report, so `healthy()` and the runner's plain passes allocate
     /// nothing.
     pub(super) healthy: Arc<Report>,
+    /// Runs and transitions, for metrics; never read by a probe (see `metrics.rs`).
+    pub(super) metrics: CachePadded<Counters>,
 }
 
 impl Slot {
@@ -314,6 +317,7 @@ impl CheckHandle {
             let to = report.status();
             if to != from {
                 self.apply(from, to);
+                self.slot.metrics.transition(from, to);
             }
             // Ordering: Release publishes the counts applied above to `Slot::applied`
             // readers, so `status()` never runs ahead of the probes. (The report reaches

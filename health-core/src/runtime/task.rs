@@ -11,7 +11,7 @@ use tokio::time::Instant;
 
 use crate::check::Check;
 use crate::registry::CheckHandle;
-use crate::report::Report;
+use crate::report::{Ending, Report};
 use crate::status::Status;
 
 use super::Schedule;
@@ -41,6 +41,7 @@ pub(super) async fn run<C: Check>(
             tracing::warn!(target: "health", check = handle.name(), duration = ?elapsed, timeout = ?schedule.timeout, "slow check: run took over 80% of its timeout");
         }
         let report = report.with_duration(elapsed);
+        handle.record_run(&report, elapsed);
         if hysteresis.observe(report.status() != Status::Unhealthy) {
             handle.publish(report);
         } else {
@@ -87,7 +88,7 @@ fn panicked(payload: &(dyn Any + Send)) -> Report {
 
 /// The report of a run that panicked with `message`.
 pub(super) fn panic_report(message: &str) -> Report {
-    Report::unhealthy(format!("check panicked: {message}"))
+    Report::unhealthy(format!("check panicked: {message}")).ended(Ending::Panicked)
 }
 
 pub(super) fn panic_message(payload: &(dyn Any + Send)) -> &str {
