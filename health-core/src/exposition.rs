@@ -21,8 +21,8 @@ use crate::status::Status;
 /// The default prefix of every family name.
 pub(crate) const DEFAULT_PREFIX: &str = "health_";
 
-/// A metric-name prefix that Prometheus would refuse; see
-/// [`PrometheusCollector::with_prefix`](crate::PrometheusCollector::with_prefix).
+/// A metric-name prefix that Prometheus would refuse, from `PrometheusCollector::with_prefix`
+/// or `MetricsEmitter::with_prefix`.
 ///
 /// # Examples
 ///

@@ -50,6 +50,7 @@
 //! | `?verbose` | the API server's text: `[+]db ok`, `[-]cache failed: reason withheld`, …, `readyz check passed` |
 //! | `?exclude=a&exclude=b` | skips those checks (`[+]a excluded: ok`); unknown names: a `warn:` line |
 //! | `Accept: application/health+json` | IETF health+json: `status`, a `checks` map, `notes` |
+//! | `/metrics` | with feature `prometheus` and `HealthService::metrics`: the service's `prometheus-client` registry as OpenMetrics text (`application/openmetrics-text; version=1.0.0`); 404 otherwise |
 //!
 //! Every answer carries `Cache-Control: no-store`, `X-Content-Type-Options: nosniff`,
 //! `Content-Type` and `Content-Length`. Plain probe answers (no `verbose`, `exclude` or
@@ -100,13 +101,17 @@
 //! Signatures use only `std`, [`health_core`], [`http`], [`hyper`]'s `Service`,
 //! [`bytes::Bytes`], [`http_body_util::Full`], [`tokio::net::TcpListener`] (or
 //! `std::net::TcpListener`, through [`Listener`]) and, with the `tower` feature,
-//! `tower_service::Service`; with the `axum` feature, `axum::Router`.
+//! `tower_service::Service`; with the `axum` feature, `axum::Router`; with the
+//! `prometheus` feature, `prometheus_client::registry::Registry`.
 //!
 //! # Features
 //!
 //! - `tower` (default): `tower_service::Service` for [`HealthService`], for axum's
 //!   `Router::route_service` and `nest_service`.
 //! - `axum`: the `health_http::axum` module (implies `tower`).
+//! - `prometheus`: `/metrics` from a `prometheus-client` registry
+//!   (`HealthService::metrics`), and `health-core`'s `prometheus-client` feature for
+//!   its `PrometheusCollector`.
 //!
 //! [`Registry::begin_shutdown`]: health_core::Registry::begin_shutdown
 
@@ -122,6 +127,8 @@ mod dedicated;
 #[cfg(feature = "grpc")]
 #[cfg_attr(docsrs, doc(cfg(feature = "grpc")))]
 pub mod grpc;
+#[cfg(feature = "prometheus")]
+mod metrics;
 mod render;
 mod route;
 mod serve;

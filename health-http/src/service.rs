@@ -56,6 +56,9 @@ pub struct HealthService {
 struct Inner {
     registry: Registry,
     details: Details,
+    /// Served at `/metrics` (see `metrics.rs`).
+    #[cfg(feature = "prometheus")]
+    metrics: Option<Arc<prometheus_client::registry::Registry>>,
 }
 
 type Predicate = dyn Fn(&Parts) -> bool + Send + Sync;
@@ -82,6 +85,8 @@ impl HealthService {
             inner: Arc::new(Inner {
                 registry,
                 details: Details::Withheld,
+                #[cfg(feature = "prometheus")]
+                metrics: None,
             }),
             peer: None,
         }
@@ -162,6 +167,16 @@ impl HealthService {
         &self.inner.registry
     }
 
+    #[cfg(feature = "prometheus")]
+    pub(crate) fn set_metrics(&mut self, metrics: Arc<prometheus_client::registry::Registry>) {
+        Arc::make_mut(&mut self.inner).metrics = Some(metrics);
+    }
+
+    #[cfg(feature = "prometheus")]
+    pub(crate) fn served_metrics(&self) -> Option<&prometheus_client::registry::Registry> {
+        self.inner.metrics.as_deref()
+    }
+
     pub(crate) fn with_peer(&self, peer: SocketAddr) -> HealthService {
         HealthService {
             inner: Arc::clone(&self.inner),
@@ -187,6 +202,11 @@ impl HealthService {
     fn answer(&self, parts: &mut Parts) -> Response<Full<Bytes>> {
         let Some(route) = Route::parse(parts.uri.path()) else {
             let head = parts.method == Method::HEAD;
+            // Not a probe: the probe paths never get here.
+            #[cfg(feature = "prometheus")]
+            if let Some(response) = self.answer_metrics(parts, head) {
+                return response;
+            }
             return respond(StatusCode::NOT_FOUND, TEXT, "not found\n".into(), head);
         };
         // Owned: the details predicate may add the peer to `parts`. Only a check's own

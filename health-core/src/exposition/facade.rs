@@ -20,12 +20,12 @@ static METADATA: Metadata<'static> =
 
 /// Sends a [`Registry`]'s health to the recorder of the [`metrics`](https://docs.rs/metrics)
 /// facade that the application installed: the same families as
-/// [`PrometheusCollector`](crate::PrometheusCollector), full names (`_total`, `_seconds`)
+/// `PrometheusCollector` (feature `prometheus-client`), full names (`_total`, `_seconds`)
 /// included.
 ///
 /// The facade is push-based, so the emitter reads the registry when asked:
-/// [`emit`](Self::emit) once per scrape interval or so, or spawn [`run`](Self::run). It
-/// installs no recorder; with none installed, an emission is a no-op.
+/// [`emit`](Self::emit) once per scrape interval or so, or spawn its `run` task (feature
+/// `runtime`). It installs no recorder; with none installed, an emission is a no-op.
 ///
 /// Counters are set with `absolute` and gauges with `set`, so emitting twice changes
 /// nothing. The facade's histograms take observations, not buckets: each emission records

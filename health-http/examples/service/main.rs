@@ -34,8 +34,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use health_core::{
-    Check, CheckKind, HealthCheck, Heartbeat, Registry, Report, RuntimeLag, RuntimeStall,
-    StartupGate, TcpCheck,
+    Check, CheckKind, HealthCheck, Heartbeat, PrometheusCollector, Registry, Report, RuntimeLag,
+    RuntimeStall, StartupGate, TcpCheck,
 };
 use health_http::{HealthService, HttpCheck, serve};
 use tokio::net::TcpListener;
@@ -183,12 +183,16 @@ async fn run(mut options: Options) -> Result<(), String> {
     };
     tokio::spawn(serve_admin(admin, controls));
 
-    // Failure reasons are error strings from dependencies: withheld unless asked for.
-    // Not by peer address: behind a mesh sidecar every peer is loopback.
     #[cfg(feature = "grpc")]
     let grpc = health_http::grpc::GrpcHealth::new(registry.clone())
         .map_err(|err| format!("gRPC health: {err}"))?;
-    let service = HealthService::new(registry);
+    // The checks' metrics at /metrics on the probe port, beside whatever the service
+    // registers of its own in the same registry.
+    let mut metrics = prometheus_client::registry::Registry::default();
+    metrics.register_collector(Box::new(PrometheusCollector::new(&registry)));
+    // Failure reasons are error strings from dependencies: withheld unless asked for.
+    // Not by peer address: behind a mesh sidecar every peer is loopback.
+    let service = HealthService::new(registry).metrics(Arc::new(metrics));
     let withheld = matches!(options.details, Details::Withheld);
     let service = match options.details {
         Details::Withheld => service,
@@ -261,6 +265,7 @@ fn print_banner(addr: SocketAddr, admin: SocketAddr, dependencies: &[Dependency]
     println!(
         "\nTry:\n  curl -i http://{addr}/readyz\n  curl http://{addr}/readyz?verbose\n  \
          curl -H 'Accept: application/health+json' http://{addr}/readyz\n  \
+         curl http://{addr}/metrics             # runs, durations, transitions, statuses\n  \
          curl http://{admin}/dependency/down    # then /dependency/hang, /dependency/up\n  \
          curl http://{admin}/worker/stall       # liveness fails after 5s; /worker/resume\n  \
          curl http://{admin}/runtime/block?secs=5  # every worker blocked: probes still answer, \
