@@ -9,14 +9,15 @@
 //!   ≤ 1.05.
 //! - `probe_busy/{off,on}`: the same read over 8 checks while another thread flips one
 //!   of them between Healthy and Degraded without pause (counting each transition when
-//!   on), and, when on, a third thread scrapes the registry with `PrometheusCollector`
-//!   every millisecond: the reader meets the writers' cache traffic.
+//!   on): the reader meets the writer's cache traffic.
 //! - `run/{off,on}`: one check run on the runner, per run: 256 checks every second on a
 //!   paused current-thread runtime, each iteration one virtual second, so every check
 //!   runs once; the time is divided by 256. on − off is what recording costs a run (the
 //!   goal: ≤ 100 ns).
 //! - `publish/{off,on}`: one `healthy()`/`degraded()` flip through a handle, the
 //!   transition counted when on.
+//! - `scrape/{8,1024}`: one `/metrics` body, `PrometheusCollector` encoded as OpenMetrics
+//!   text, for N scheduled checks that have run: what a scrape costs, off the probe path.
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -78,27 +79,11 @@ fn probe_busy(c: &mut Criterion) {
                 }
             })
         };
-        let scraper = record.then(|| {
-            let (stop, registry) = (Arc::clone(&stop), registry.clone());
-            thread::spawn(move || {
-                let mut metrics = prometheus_client::registry::Registry::default();
-                metrics.register_collector(Box::new(PrometheusCollector::new(&registry)));
-                let mut text = String::new();
-                while !stop.load(Ordering::Relaxed) {
-                    text.clear();
-                    prometheus_client::encoding::text::encode(&mut text, &metrics).unwrap();
-                    thread::sleep(Duration::from_millis(1));
-                }
-            })
-        });
         group.bench_with_input(BenchmarkId::from_parameter(side), &registry, |b, r| {
             b.iter(|| black_box(r).probe(Probe::Readiness));
         });
         stop.store(true, Ordering::Relaxed);
         flipper.join().unwrap();
-        if let Some(scraper) = scraper {
-            scraper.join().unwrap();
-        }
     }
     group.finish();
 }
@@ -130,12 +115,12 @@ fn run(c: &mut Criterion) {
             builder.spawn()
         });
         // Warm up: every check has run (and published) at least once.
-        runtime.block_on(tokio::time::sleep(INTERVAL * 2));
+        runtime.block_on(async { tokio::time::sleep(INTERVAL * 2).await });
         group.bench_function(side, |b| {
             b.iter_custom(|iterations| {
                 let start = Instant::now();
                 for _ in 0..iterations {
-                    runtime.block_on(tokio::time::sleep(INTERVAL));
+                    runtime.block_on(async { tokio::time::sleep(INTERVAL).await });
                 }
                 start.elapsed() / RUNNING
             });
@@ -166,5 +151,41 @@ fn publish(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, probe, probe_busy, run, publish);
+fn scrape(c: &mut Criterion) {
+    let mut group = c.benchmark_group("scrape");
+    for checks in [8, 1024] {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .unwrap();
+        let (registry, runner) = runtime.block_on(async {
+            let mut builder = Registry::builder();
+            for i in 0..checks {
+                builder
+                    .schedule(
+                        CheckSpec::new(format!("check-{i}")).readiness(),
+                        Schedule::every(INTERVAL).jitter(Duration::ZERO),
+                        check_fn(|| async { true }),
+                    )
+                    .unwrap();
+            }
+            builder.spawn()
+        });
+        runtime.block_on(async { tokio::time::sleep(INTERVAL * 2).await });
+        let mut metrics = prometheus_client::registry::Registry::default();
+        metrics.register_collector(Box::new(PrometheusCollector::new(&registry)));
+        group.bench_with_input(BenchmarkId::from_parameter(checks), &metrics, |b, m| {
+            b.iter(|| {
+                let mut text = String::new();
+                prometheus_client::encoding::text::encode(&mut text, m).unwrap();
+                text
+            });
+        });
+        drop(runner);
+    }
+    group.finish();
+}
+
+criterion_group!(benches, probe, probe_busy, run, publish, scrape);
 criterion_main!(benches);

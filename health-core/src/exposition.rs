@@ -120,6 +120,8 @@ pub(crate) const HELP_PROBE_STATUS: &str =
 
 /// One check as an exporter sees it at one moment.
 pub(crate) struct Row<'a> {
+    /// The facade emitter built its keys from the names once.
+    #[cfg_attr(not(feature = "prometheus-client"), allow(dead_code))]
     pub(crate) name: &'a str,
     pub(crate) status: Status,
     /// `None` if the registry records no metrics.
@@ -177,11 +179,6 @@ pub(crate) fn unix_seconds(registry: &Registry, timestamp: Timestamp) -> f64 {
         .to_system_time(timestamp)
         .duration_since(UNIX_EPOCH)
         .map_or(0.0, |since| since.as_secs_f64())
-}
-
-/// `value` as a gauge of 1 or 0.
-pub(crate) fn flag(value: bool) -> i64 {
-    i64::from(value)
 }
 
 /// The bucket bounds in seconds, then `+Inf`.

@@ -63,6 +63,11 @@
 //! **Values and time:** [`Status`], [`Probe`], [`Outcome`], [`Clock`], [`ManualClock`],
 //! [`Timestamp`].
 //!
+//! **Metrics:** [`CheckMetrics`] (from [`CheckView::metrics`]), [`RunResult`],
+//! [`DURATION_BUCKETS`], `RegistryBuilder::record_metrics`; exported by
+//! `PrometheusCollector` (feature `prometheus-client`) and `MetricsEmitter` (feature
+//! `metrics`), with `InvalidPrefix`.
+//!
 //! # Semantics
 //!
 //! A probe fails if a critical member is Unhealthy or stale, or (readiness and startup
@@ -90,6 +95,9 @@
 //! - `sqlx`: checks for `sqlx::PgPool` (sqlx with `postgres` and `runtime-tokio` only).
 //!   Implies `runtime`.
 //! - `deadpool-postgres`: checks for `deadpool_postgres::Pool`. Implies `runtime`.
+//! - `prometheus-client`: `PrometheusCollector`, the checks' metrics in a
+//!   `prometheus-client` registry.
+//! - `metrics`: `MetricsEmitter`, the checks' metrics to the `metrics` facade's recorder.
 
 #![forbid(unsafe_code)]
 #![doc(test(attr(deny(warnings))))]

@@ -42,6 +42,7 @@ pub(crate) enum Ending {
     /// The run was cut at its deadline ([`Report::timed_out`]).
     TimedOut,
     /// The check panicked; the runner wrote the report.
+    #[cfg_attr(not(feature = "runtime"), allow(dead_code))]
     Panicked,
 }
 
@@ -268,6 +269,7 @@ impl Report {
     }
 
     /// Returns how the run behind this report ended.
+    #[cfg_attr(not(feature = "runtime"), allow(dead_code))]
     pub(crate) fn ending(&self) -> Ending {
         self.ending
     }

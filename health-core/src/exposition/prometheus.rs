@@ -15,7 +15,7 @@ use crate::status::{Probe, Status};
 use super::{
     HELP_CHECK_CONSECUTIVE_FAILURES, HELP_CHECK_DURATION, HELP_CHECK_LAST_RUN, HELP_CHECK_RUNS,
     HELP_CHECK_STATUS, HELP_CHECK_TIMEOUT, HELP_CHECK_TRANSITIONS, HELP_PROBE_STATUS,
-    InvalidPrefix, Names, Row, bucket_bounds, flag, rows, run_results, transitions, unix_seconds,
+    InvalidPrefix, Names, Row, bucket_bounds, rows, run_results, transitions, unix_seconds,
 };
 
 /// Exposes a [`Registry`]'s health as Prometheus metrics: a `prometheus-client`
@@ -340,4 +340,9 @@ fn histogram(family: &mut MetricEncoder<'_>, check: &str, metrics: &CheckMetrics
 fn scheduled<'a>(rows: &'a [Row<'a>]) -> impl Iterator<Item = (&'a str, &'a CheckMetrics)> {
     rows.iter()
         .filter_map(|row| Some((row.name, row.scheduled()?)))
+}
+
+/// `value` as a gauge of 1 or 0.
+fn flag(value: bool) -> i64 {
+    i64::from(value)
 }

@@ -23,8 +23,7 @@ use std::time::Duration;
 
 use crossbeam_utils::CachePadded;
 
-use crate::clock::{Timestamp, duration_nanos};
-use crate::report::{Ending, Report};
+use crate::clock::Timestamp;
 use crate::status::Status;
 use crate::sync::stats::{AtomicBool, AtomicU64, Ordering};
 
@@ -113,7 +112,7 @@ pub enum RunResult {
     /// The check returned Unhealthy.
     Unhealthy,
     /// The run was cut at its deadline (the runner's, or the check's own through
-    /// [`Report::timed_out`]).
+    /// [`Report::timed_out`](crate::Report::timed_out)).
     Timeout,
     /// The check panicked.
     Panic,
@@ -168,7 +167,9 @@ impl RunResult {
         )
     }
 
-    fn of(report: &Report) -> RunResult {
+    #[cfg(feature = "runtime")]
+    fn of(report: &crate::report::Report) -> RunResult {
+        use crate::report::Ending;
         match (report.ending(), report.status()) {
             (Ending::TimedOut, _) => RunResult::Timeout,
             (Ending::Panicked, _) => RunResult::Panic,
@@ -239,11 +240,12 @@ impl Counters {
     }
 
     /// Counts one run. Only the check's runner task calls this, one run at a time.
+    #[cfg(feature = "runtime")]
     fn run(&self, result: RunResult, elapsed: Duration, now: impl FnOnce() -> Timestamp) {
         if !self.enabled() {
             return;
         }
-        let nanos = duration_nanos(elapsed);
+        let nanos = crate::clock::duration_nanos(elapsed);
         // Ordering (every access below): Relaxed; statistics with a single writer, so a
         // load and a store lose no count, and a reader sees each value whole.
         let bump = |counter: &AtomicU64, by: u64| {
@@ -291,7 +293,7 @@ impl CheckHandle {
     /// Records one run of the check: its result, how long it took, and now as the time of
     /// the last run. The runner calls this once per run, before publishing its report.
     #[cfg(feature = "runtime")]
-    pub(crate) fn record_run(&self, report: &Report, elapsed: Duration) {
+    pub(crate) fn record_run(&self, report: &crate::report::Report, elapsed: Duration) {
         self.slot
             .metrics
             .run(RunResult::of(report), elapsed, || self.shared.clock.now());
@@ -301,10 +303,10 @@ impl CheckHandle {
     #[cfg(feature = "runtime")]
     pub(crate) fn record_schedule(&self, timeout: Duration) {
         // Ordering: Relaxed; set before the registry is built, published with it.
-        self.slot
-            .metrics
-            .timeout
-            .store(duration_nanos(timeout).max(1), Ordering::Relaxed);
+        self.slot.metrics.timeout.store(
+            crate::clock::duration_nanos(timeout).max(1),
+            Ordering::Relaxed,
+        );
     }
 }
 
