@@ -42,8 +42,8 @@ use super::{
 /// | `health_probe_status` | gauge | `probe` | 1 if `liveness`, `readiness`, `startup` passes now |
 ///
 /// Runs, durations, consecutive failures, the last run and the timeout exist for checks
-/// the runner runs; transitions for every check but heartbeats and start-up gates (judged
-/// when read, they publish nothing); the last run once there was one. A registry built with
+/// the runner runs; transitions for every check but heartbeats (judged when read, they
+/// publish nothing); the last run once there was one. A registry built with
 /// [`record_metrics(false)`](crate::RegistryBuilder::record_metrics) shows only the
 /// statuses.
 ///

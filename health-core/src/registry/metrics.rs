@@ -341,8 +341,9 @@ impl RegistryBuilder {
 }
 
 impl Slot {
-    /// Whether this check's transitions are counted: heartbeats and gates are judged when
-    /// read and never publish, so they have none to count.
+    /// Whether this check's transitions are counted: a heartbeat's status is judged when
+    /// read and never published, so it has none to count. (A gate publishes Healthy when
+    /// it opens: that one transition counts.)
     fn counts_transitions(&self) -> bool {
         !matches!(self.source, Source::Heartbeat(_))
     }
@@ -380,9 +381,9 @@ impl CheckView<'_> {
 /// transitions, consecutive failures, the last run's time and the configured timeout.
 ///
 /// Runs (and what describes them) are counted by the runner for scheduled checks only;
-/// transitions for every check whose status is published (pushed and scheduled), not for
-/// heartbeats and start-up gates, whose status is judged when read. Writes that land while another
-/// writer applies a report are coalesced into the newest (see
+/// transitions for every check whose status is published (pushed, scheduled, start-up
+/// gates), not for heartbeats, whose status is judged when read. Writes that land while
+/// another writer applies a report are coalesced into the newest (see
 /// [`Registry`](crate::Registry)), and only the transitions actually applied are counted.
 ///
 /// # Examples
@@ -468,7 +469,7 @@ impl CheckMetrics {
     }
 
     /// Returns how many transitions from `from` to `to` were applied, or `None` for a
-    /// heartbeat or a start-up gate (judged when read, they publish none).
+    /// heartbeat (judged when read, it publishes none).
     ///
     /// # Examples
     ///
