@@ -80,7 +80,8 @@ use crate::service::HealthService;
 
 /// The probes' standard paths: `/livez`, `/readyz`, `/startupz`, `/healthz` (liveness)
 /// and `/<probe>/<check>` below each, as routes to (clones of) `service`, for
-/// [`merge`](::axum::Router::merge) or [`nest`](::axum::Router::nest).
+/// [`merge`](::axum::Router::merge) or [`nest`](::axum::Router::nest); and `/metrics`
+/// if `service` serves metrics (feature `prometheus`, `HealthService::metrics`).
 ///
 /// Generic over the application's state `S`, so it merges into a `Router<AppState>`
 /// before `with_state`. It has no fallback of its own (see the [module
@@ -110,14 +111,19 @@ where
         ("/startupz", "/startupz/{check}"),
         ("/healthz", "/healthz/{check}"),
     ];
-    PATHS
+    let router = PATHS
         .into_iter()
         .fold(::axum::Router::new(), |router, (probe, check)| {
             // The service routes on the whole path itself; axum only selects it.
             router
                 .route_service(probe, service.clone())
                 .route_service(check, service.clone())
-        })
+        });
+    #[cfg(feature = "prometheus")]
+    if service.served_metrics().is_some() {
+        return router.route_service("/metrics", service.clone());
+    }
+    router
 }
 
 /// One probe as a service of its own, answering at whatever path it is mounted on; see

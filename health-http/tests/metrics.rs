@@ -179,3 +179,27 @@ async fn a_failing_collector_is_a_500_and_the_probes_keep_answering() {
         StatusCode::OK
     );
 }
+
+/// The axum kit's standard router routes `/metrics` to a service that serves metrics,
+/// and only then.
+#[cfg(feature = "axum")]
+#[tokio::test]
+async fn the_axum_router_includes_metrics_when_served() {
+    use tower::ServiceExt as _;
+
+    async fn status(app: axum::Router, uri: &str) -> StatusCode {
+        let request = Request::get(uri).body(axum::body::Body::empty()).unwrap();
+        app.oneshot(request).await.unwrap().status()
+    }
+
+    let (service, _db) = service();
+    let app = axum::Router::new().nest("/internal", health_http::axum::router(&service));
+    assert_eq!(
+        status(app.clone(), "/internal/metrics").await,
+        StatusCode::OK
+    );
+    assert_eq!(status(app, "/internal/livez").await, StatusCode::OK);
+    let bare = HealthService::new(Registry::builder().build());
+    let app: axum::Router = health_http::axum::router(&bare);
+    assert_eq!(status(app, "/metrics").await, StatusCode::NOT_FOUND);
+}
