@@ -4,7 +4,12 @@
 //! - `probe/timed/{8,1024}`: the same plus one heartbeat: one clock read, then the probe's
 //!   deadline and word (one cache line), never a scan of the checks;
 //! - `probe_at/timed/{8,1024}`: the caller passes `now`, no clock read;
-//! - `clock/system`: one clock read alone, for reference.
+//! - `clock/system`: one clock read alone, for reference;
+//! - `publish/same`: `healthy()` on a Healthy check: the owner's turn with no transition
+//!   (three RMWs on the slot, a clock read, the stamp);
+//! - `publish/flip`: `degraded(..)` and `healthy()` in turn: a transition every call (a
+//!   report allocated every other call, the word moved, a tracing event, subscribers
+//!   notified: version bump, `SeqCst` fence, the subscriber list).
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -63,6 +68,27 @@ fn probes(c: &mut Criterion) {
 
     let clock = Clock::system();
     c.bench_function("clock/system", |b| b.iter(|| black_box(&clock).now()));
+
+    let mut group = c.benchmark_group("publish");
+    let mut builder = Registry::builder();
+    let db = builder
+        .push(CheckSpec::new("db").readiness())
+        .expect("a valid name");
+    let _registry = builder.build();
+    db.healthy();
+    group.bench_function("same", |b| b.iter(|| black_box(&db).healthy()));
+    let mut up = false;
+    group.bench_function("flip", |b| {
+        b.iter(|| {
+            up = !up;
+            if up {
+                black_box(&db).healthy();
+            } else {
+                black_box(&db).degraded("slow");
+            }
+        });
+    });
+    group.finish();
 }
 
 criterion_group!(benches, probes);
