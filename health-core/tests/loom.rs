@@ -34,6 +34,32 @@ fn push(builder: &mut RegistryBuilder, spec: CheckSpec) -> CheckHandle {
     builder.push(spec).expect("valid spec")
 }
 
+/// A registry with one readiness check `db` (`max_age` 10 s) that was Healthy and is now
+/// stale: it fails readiness before any write.
+fn stale_readiness_check() -> (Registry, CheckHandle) {
+    let time = ManualClock::new();
+    let mut b = builder(&time);
+    let spec = CheckSpec::new("db")
+        .readiness()
+        .max_age(Duration::from_secs(10));
+    let db = push(&mut b, spec);
+    let registry = b.build();
+    db.healthy();
+    time.advance(Duration::from_secs(11));
+    (registry, db)
+}
+
+/// The status of the newest report published to `name`: what the check must apply once
+/// every write has returned.
+fn last_report(registry: &Registry, name: &str) -> Status {
+    registry
+        .check(name)
+        .unwrap()
+        .snapshot_at(registry.now())
+        .report()
+        .status()
+}
+
 /// Runs `model` with at most `bound` preemptions, for the heavier models.
 fn bounded(bound: usize, model: impl Fn() + Sync + Send + 'static) {
     let mut builder = loom::model::Builder::new();
@@ -97,13 +123,9 @@ fn opposite_writers_on_one_check() {
         b.join().unwrap();
 
         // Quiescent: the applied status is the newest report's, and the words agree.
-        let snapshot = registry
-            .check("flappy")
-            .unwrap()
-            .snapshot_at(registry.now());
         assert_eq!(
             flappy.status(),
-            snapshot.report().status(),
+            last_report(&registry, "flappy"),
             "last report wins"
         );
         stuck.healthy();
@@ -412,12 +434,7 @@ fn degraded_and_unhealthy_race() {
         assert_ne!(seen, Outcome::Pass, "db is never Healthy");
         a.join().unwrap();
         c.join().unwrap();
-        let last = registry
-            .check("db")
-            .unwrap()
-            .snapshot_at(registry.now())
-            .report()
-            .status();
+        let last = last_report(&registry, "db");
         assert_eq!(db.status(), last, "last report wins");
         let expected = Outcome::of(last, true, Probe::Readiness);
         assert_eq!(registry.probe(Probe::Readiness), expected);
@@ -461,17 +478,7 @@ fn check_in_several_probes_under_racing_writers() {
 #[test]
 fn touch_racing_publish() {
     bounded(2, || {
-        let time = ManualClock::new();
-        let mut b = builder(&time);
-        let db = push(
-            &mut b,
-            CheckSpec::new("db")
-                .readiness()
-                .max_age(Duration::from_secs(10)),
-        );
-        let registry = b.build();
-        db.healthy();
-        time.advance(Duration::from_secs(11));
+        let (registry, db) = stale_readiness_check();
         let subscription = registry.subscribe();
 
         let runner = db.clone();
@@ -507,12 +514,7 @@ fn three_writers_on_one_check() {
         db.healthy();
         a.join().unwrap();
         c.join().unwrap();
-        let last = registry
-            .check("db")
-            .unwrap()
-            .snapshot_at(registry.now())
-            .report()
-            .status();
+        let last = last_report(&registry, "db");
         assert_eq!(db.status(), last, "last report wins");
         for probe in [Probe::Liveness, Probe::Readiness] {
             let expected = Outcome::of(last, true, probe);
@@ -574,17 +576,7 @@ fn one_word_lifecycle() {
 #[test]
 fn timed_member_deadline() {
     bounded(2, || {
-        let time = ManualClock::new();
-        let mut b = builder(&time);
-        let db = push(
-            &mut b,
-            CheckSpec::new("db")
-                .readiness()
-                .max_age(Duration::from_secs(10)),
-        );
-        let registry = b.build();
-        db.healthy();
-        time.advance(Duration::from_secs(11));
+        let (registry, db) = stale_readiness_check();
 
         let writer = thread::spawn(move || db.unhealthy("down"));
         let scanner = {
