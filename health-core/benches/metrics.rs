@@ -17,8 +17,8 @@
 //!   runs once; the time is divided by 256. on − off is what recording costs a run (the
 //!   goal: ≤ 100 ns); `run/interleaved` alternates the two sides second by second and
 //!   prints that difference.
-//! - `publish/{off,on}`: one `healthy()`/`degraded()` flip through a handle, the
-//!   transition counted when on.
+//! - `publish/{off,on}`: one `degraded()` then `healthy()` through a handle, two
+//!   transitions, counted when on; `publish/interleaved` prints the difference.
 //! - `scrape/{8,1024}`: one `/metrics` body, `PrometheusCollector` encoded as OpenMetrics
 //!   text, for N scheduled checks that have run: what a scrape costs, off the probe path.
 
@@ -62,54 +62,67 @@ fn registry(checks: usize, record: bool) -> (Registry, Vec<CheckHandle>) {
 /// reads around it weigh 0.3%.
 const BLOCK: u64 = 10_000;
 
-/// Times readiness reads of `off` and of `on` in alternating blocks, so that both sides
-/// meet the same moments of a shared machine; criterion reports the `on` reads, and the
-/// ratio of the two sides' totals (the goal's figure) is printed when the bench ends.
+/// Times `off` and `on` (one operation each) in alternating blocks, so that both sides
+/// meet the same moments of a shared machine, each side first every other block;
+/// criterion reports `on`, and the two sides' totals (the goals' figures: their ratio,
+/// their difference per operation) are printed when the bench ends.
 fn interleaved(
     group: &mut BenchmarkGroup<'_, WallTime>,
     (group_name, id): (&str, &str),
-    off: &Registry,
-    on: &Registry,
+    block: u64,
+    off: impl Fn(),
+    on: impl Fn(),
 ) {
-    let totals = Cell::new((Duration::ZERO, Duration::ZERO));
+    let totals = Cell::new((Duration::ZERO, Duration::ZERO, 0_u64));
     group.bench_function(id, |b| {
         b.iter_custom(|iterations| {
             let mut on_time = Duration::ZERO;
             let mut left = iterations;
             let mut on_first = false;
             while left > 0 {
-                let reads = left.min(BLOCK);
-                left -= reads;
-                let time = |registry: &Registry| {
+                let operations = left.min(block);
+                left -= operations;
+                let time = |operation: &dyn Fn()| {
                     let start = Instant::now();
-                    for _ in 0..reads {
-                        black_box(black_box(registry).probe(Probe::Readiness));
+                    for _ in 0..operations {
+                        operation();
                     }
                     start.elapsed()
                 };
-                // Each side goes first every other block: neither always reads right
-                // after the other.
-                let (off_time, block) = if on_first {
-                    let block = time(on);
-                    (time(off), block)
+                let (off_time, block_time) = if on_first {
+                    let block_time = time(&on);
+                    (time(&off), block_time)
                 } else {
-                    (time(off), time(on))
+                    (time(&off), time(&on))
                 };
                 on_first = !on_first;
-                on_time += block;
-                let (off_total, on_total) = totals.get();
-                totals.set((off_total + off_time, on_total + block));
+                on_time += block_time;
+                let (off_total, on_total, count) = totals.get();
+                totals.set((
+                    off_total + off_time,
+                    on_total + block_time,
+                    count + operations,
+                ));
             }
             on_time
         });
     });
-    let (off_total, on_total) = totals.get();
+    let (off_total, on_total, count) = totals.get();
+    let (off_ns, on_ns) = (off_total.as_secs_f64() * 1e9, on_total.as_secs_f64() * 1e9);
+    #[allow(clippy::cast_precision_loss)] // operation counts stay far below 2^53
+    let count_f64 = count as f64;
     println!(
-        "{group_name}/{id}: metrics on ÷ off = {:.3} (interleaved blocks of {BLOCK} reads: off {:?}, on {:?} in all)",
-        on_total.as_secs_f64() / off_total.as_secs_f64(),
-        off_total,
-        on_total,
+        "{group_name}/{id}: metrics on ÷ off = {:.3}, on − off = {:.2} ns per operation \
+         (alternating blocks of {block}; {count} operations a side: off {off_total:?}, on {on_total:?})",
+        on_ns / off_ns,
+        (on_ns - off_ns) / count_f64,
     );
+}
+
+fn read(registry: &Registry) -> impl Fn() + '_ {
+    move || {
+        black_box(black_box(registry).probe(Probe::Readiness));
+    }
 }
 
 fn probe(c: &mut Criterion) {
@@ -124,7 +137,7 @@ fn probe(c: &mut Criterion) {
         let (off, _off_handles) = registry(checks, false);
         let (on, _on_handles) = registry(checks, true);
         let id = format!("interleaved/{checks}");
-        interleaved(&mut group, ("probe", &id), &off, &on);
+        interleaved(&mut group, ("probe", &id), BLOCK, read(&off), read(&on));
     }
     group.finish();
 }
@@ -153,7 +166,13 @@ fn probe_busy(c: &mut Criterion) {
             b.iter(|| black_box(r).probe(Probe::Readiness));
         });
     }
-    interleaved(&mut group, ("probe_busy", "interleaved"), &off, &on);
+    interleaved(
+        &mut group,
+        ("probe_busy", "interleaved"),
+        BLOCK,
+        read(&off),
+        read(&on),
+    );
     stop.store(true, Ordering::Relaxed);
     flipper.join().unwrap();
     group.finish();
@@ -268,16 +287,22 @@ fn run(c: &mut Criterion) {
 
 fn publish(c: &mut Criterion) {
     let mut group = c.benchmark_group("publish");
-    for (side, record) in SIDES {
-        let (_registry, handles) = registry(1, record);
-        let handle = &handles[0];
-        group.bench_function(side, |b| {
-            b.iter(|| {
-                handle.degraded("slow");
-                handle.healthy();
-            });
-        });
+    let (_off_registry, off) = registry(1, false);
+    let (_on_registry, on) = registry(1, true);
+    let flip = |handle: &CheckHandle| {
+        handle.degraded("slow");
+        handle.healthy();
+    };
+    for (side, handles) in [("off", &off), ("on", &on)] {
+        group.bench_function(side, |b| b.iter(|| flip(&handles[0])));
     }
+    interleaved(
+        &mut group,
+        ("publish", "interleaved"),
+        1_000,
+        || flip(&off[0]),
+        || flip(&on[0]),
+    );
     group.finish();
 }
 
