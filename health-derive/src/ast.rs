@@ -92,12 +92,16 @@ impl<'a> Input<'a> {
     }
 }
 
+/// The literal of a `name = "..."` setting: what errors about the name point at.
+pub(crate) fn name_literal(name: &Setting<String>) -> TokenStream {
+    name.tokens.clone().into_iter().last().into_iter().collect()
+}
+
 /// Where a `name = "..."` setting spells the name: its literal.
 pub(crate) fn name_literal_span(name: &Setting<String>) -> Span {
-    name.tokens
-        .clone()
+    name_literal(name)
         .into_iter()
-        .last()
+        .next()
         .map_or_else(Span::call_site, |token| token.span())
 }
 
@@ -129,10 +133,10 @@ impl Field<'_> {
     }
 
     /// The tokens that spell the field's name, for errors about it: the `name = "..."`
-    /// setting if written, else the identifier (else the type, for a tuple field).
+    /// literal if written, else the identifier (else the type, for a tuple field).
     pub(crate) fn name_tokens(&self) -> TokenStream {
         match (&self.attrs.name, &self.original.ident) {
-            (Some(name), _) => name.tokens.clone(),
+            (Some(name), _) => name_literal(name),
             (None, Some(ident)) => quote!(#ident),
             (None, None) => {
                 let ty = self.ty;

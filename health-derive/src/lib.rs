@@ -228,7 +228,8 @@
 //! Check names follow `validate_name` (the rules of the `health-rules` crate, which the
 //! registry applies too): 1 to 63 bytes of `a-z`, `0-9`, `_`, `.`, `-`, prefix included,
 //! no empty segment (no leading, trailing or doubled `.`), and neither `startup` nor
-//! `shutdown`, which readiness' output uses for its lifecycle lines. A field whose name
+//! `shutdown`, which readiness' output uses for its lifecycle lines (a `prefix`, or the
+//! segment of a `flatten` or `each` field, may be one: `startup.db`). A field whose name
 //! does not fit (`Db`, `café`, `startup`) needs a `name`; so does a tuple-struct field.
 //!
 //! Durations are strings: a whole number and one of the units `ms`, `s`, `m`, `h`

@@ -14,7 +14,7 @@ use proc_macro2::TokenStream;
 use quote::ToTokens as _;
 use syn::Path;
 
-use crate::ast::{Field, Input};
+use crate::ast::{Field, Input, name_literal};
 use crate::attr::{Attrs, Errors, Kind, Setting, Timing};
 use health_rules::{MAX_NAME_LEN, format_duration};
 
@@ -108,7 +108,7 @@ impl Input<'_> {
             if let Some(name) = &check.name {
                 names.push(Named {
                     name: name.value.clone(),
-                    tokens: name.tokens.clone(),
+                    tokens: name_literal(name),
                     segment: None,
                 });
             }

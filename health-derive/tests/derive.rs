@@ -257,6 +257,47 @@ fn prefix_names_every_check_of_the_struct() {
 }
 
 #[test]
+fn reserved_names_may_start_longer_names() {
+    // `startup` and `shutdown` name readiness' lifecycle lines, so no check may take them
+    // (tests/ui/reserved-name.rs); a prefix or a segment only ever starts a longer name.
+    #[derive(HealthCheck)]
+    struct Drain {
+        #[health(readiness)]
+        queue: StartupGate,
+    }
+    #[derive(HealthCheck)]
+    #[health(prefix = "startup")]
+    struct Prefixed {
+        #[health(startup)]
+        db: StartupGate,
+    }
+    #[derive(HealthCheck)]
+    struct Segments {
+        #[health(flatten)]
+        shutdown: Drain,
+        #[health(startup, each)]
+        startup: Vec<StartupGate>,
+    }
+    let prefixed = Arc::new(Prefixed {
+        db: StartupGate::new(),
+    });
+    assert_eq!(
+        names(&build(&prefixed, &ManualClock::new())),
+        ["startup.db"]
+    );
+    let segments = Arc::new(Segments {
+        shutdown: Drain {
+            queue: StartupGate::new(),
+        },
+        startup: vec![StartupGate::new()],
+    });
+    assert_eq!(
+        names(&build(&segments, &ManualClock::new())),
+        ["shutdown.queue", "startup.0"]
+    );
+}
+
+#[test]
 fn flatten_nests_names_at_any_depth() {
     #[derive(HealthCheck)]
     struct Consumer {
