@@ -22,12 +22,19 @@ pub use std::time::Duration;
 pub use std::unreachable;
 
 /// How a field's status is produced; the derive refuses keys that cannot apply.
+///
+/// The types judged by their silence are told apart so that an error names the type
+/// the user wrote, not the heartbeat a `RuntimeStall` is built on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Judged {
     /// Run by the runner on a [`Schedule`].
     Scheduled,
     /// A [`Heartbeat`]: judged at read time against its `max_silence`.
     Heartbeat,
+    /// A [`RuntimeStall`]: judged at read time against its `max_silence`, as a heartbeat.
+    RuntimeStall,
+    /// A [`RuntimeLag`]: judged at read time against its `max_silence`, as a heartbeat.
+    RuntimeLag,
     /// A [`StartupGate`]: judged at read time, never stale.
     Gate,
 }
@@ -104,8 +111,7 @@ impl Field for StartupGate {
 
 impl Field for RuntimeStall {
     const KIND: CheckKind = CheckKind::Internal;
-    // Judged at read time against its `max_silence`, as a heartbeat.
-    const JUDGED: Judged = Judged::Heartbeat;
+    const JUDGED: Judged = Judged::RuntimeStall;
 
     fn register<R, P>(
         root: &Arc<R>,
@@ -124,7 +130,7 @@ impl Field for RuntimeStall {
 
 impl Field for RuntimeLag {
     const KIND: CheckKind = CheckKind::Internal;
-    const JUDGED: Judged = Judged::Heartbeat;
+    const JUDGED: Judged = Judged::RuntimeLag;
 
     fn register<R, P>(
         root: &Arc<R>,
@@ -522,37 +528,68 @@ pub const fn assert_unique(tree: &[Name], name: &str, message: &str) {
     assert!(!contains(tree, name.as_bytes()), "{}", message);
 }
 
-/// Fails compilation when `max_silence` is written on a field that is not a heartbeat.
-pub const fn assert_heartbeat(judged: Judged) {
-    assert!(
-        matches!(judged, Judged::Heartbeat),
-        "`max_silence` is for `Heartbeat` fields: use `max_age` for how old a result may get"
-    );
+// Each message names the type the field has: a const panic takes one literal, so the
+// messages are spelled out per type rather than assembled.
+
+/// Fails compilation when `max_silence` is written on a field not judged by its silence.
+pub const fn assert_max_silence(judged: Judged) {
+    match judged {
+        Judged::Heartbeat | Judged::RuntimeStall | Judged::RuntimeLag => {}
+        Judged::Scheduled => panic!(
+            "`max_silence` is for fields judged by their silence (`Heartbeat`, `RuntimeStall`, `RuntimeLag`): use `max_age` for how old a result may get"
+        ),
+        Judged::Gate => panic!("a `StartupGate` never goes stale: remove `max_silence`"),
+    }
 }
 
-/// Fails compilation when a heartbeat field has no `max_silence`.
-pub const fn assert_not_heartbeat(judged: Judged) {
-    assert!(
-        !matches!(judged, Judged::Heartbeat),
-        "a `Heartbeat` field needs `max_silence = \"...\"`: how long its loop may stay silent"
-    );
+/// Fails compilation when a field judged by its silence has no `max_silence`.
+pub const fn assert_without_max_silence(judged: Judged) {
+    match judged {
+        Judged::Scheduled | Judged::Gate => {}
+        Judged::Heartbeat => panic!(
+            "a `Heartbeat` field needs `max_silence = \"...\"`: how long its loop may stay silent"
+        ),
+        Judged::RuntimeStall => panic!(
+            "a `RuntimeStall` field needs `max_silence = \"...\"`: how long the runtime may go without running a tick"
+        ),
+        Judged::RuntimeLag => panic!(
+            "a `RuntimeLag` field needs `max_silence = \"...\"`: how late the runtime may run its ticks"
+        ),
+    }
 }
 
-/// Fails compilation when `max_age` is written on a heartbeat or start-up gate.
+/// Fails compilation when `max_age` is written on a field judged at read time.
 pub const fn assert_max_age(judged: Judged) {
     match judged {
         Judged::Scheduled => {}
         Judged::Heartbeat => {
             panic!("a `Heartbeat` goes stale after its `max_silence`: write that, not `max_age`");
         }
+        Judged::RuntimeStall => panic!(
+            "a `RuntimeStall` fails once no tick has run for its `max_silence`: write that, not `max_age`"
+        ),
+        Judged::RuntimeLag => panic!(
+            "a `RuntimeLag` fails once its ticks run `max_silence` late: write that, not `max_age`"
+        ),
         Judged::Gate => panic!("a `StartupGate` never goes stale: remove `max_age`"),
     }
 }
 
 /// Fails compilation when a timing key is written on a field the runner never runs.
 pub const fn assert_scheduled(judged: Judged) {
-    assert!(
-        matches!(judged, Judged::Scheduled),
-        "timing keys apply to checks the runner runs; a `Heartbeat` or `StartupGate` is judged when a probe reads it"
-    );
+    match judged {
+        Judged::Scheduled => {}
+        Judged::Heartbeat => panic!(
+            "timing keys apply to checks the runner runs; a `Heartbeat` is judged when a probe reads it"
+        ),
+        Judged::RuntimeStall => panic!(
+            "timing keys apply to checks the runner runs; a `RuntimeStall` is judged when a probe reads it (its ticker's period is set by `RuntimeStall::start_with`)"
+        ),
+        Judged::RuntimeLag => panic!(
+            "timing keys apply to checks the runner runs; a `RuntimeLag` is judged when a probe reads it (its ticker's period is set by `RuntimeStall::start_with`)"
+        ),
+        Judged::Gate => panic!(
+            "timing keys apply to checks the runner runs; a `StartupGate` is judged when a probe reads it"
+        ),
+    }
 }

@@ -645,9 +645,9 @@ impl Context<'_> {
         }
         match &attrs.max_silence {
             Some(silence) => {
-                assertions.push(assert(silence.key.span(), "assert_heartbeat", &judged));
+                assertions.push(assert(silence.key.span(), "assert_max_silence", &judged));
             }
-            None => assertions.push(assert(ty.span(), "assert_not_heartbeat", &judged)),
+            None => assertions.push(assert(ty.span(), "assert_without_max_silence", &judged)),
         }
         if let Some(max_age) = &attrs.max_age {
             assertions.push(assert(max_age.key.span(), "assert_max_age", &judged));

@@ -103,7 +103,7 @@
 //! | `failure_threshold = 3` | consecutive failures before the check turns Unhealthy |
 //! | `success_threshold = 2` | consecutive passes before it comes back |
 //! | `max_age = "30s"` | a result older than this fails; at least `max(interval, initial_delay) + jitter + timeout` (the default adds 1 s) |
-//! | `max_silence = "30s"` | for a `Heartbeat`: how long its loop may stay silent (required) |
+//! | `max_silence = "30s"` | for a `Heartbeat`, `RuntimeStall` or `RuntimeLag`: how long it may stay silent (required) |
 //! | `with = ping_db` | check the field through `async fn ping_db(&FieldType) -> impl IntoReport` |
 //! | `with = Self::ping` | a method of the state: `async fn ping(&self, &FieldType)`, for a check that needs other fields too |
 //! | `kind = "internal"` | a `with` check watches the process itself, not a dependency (`"dependency"`, the default) |
@@ -213,8 +213,8 @@
 //!
 //! - Anything that implements `Check`, also through `Arc<T>`: run by the runner, kind
 //!   (internal or dependency) from `Check::KIND`. The built-in `TcpCheck` is a dependency.
-//! - `Heartbeat` (`max_silence` required) and `StartupGate`: judged when a probe reads
-//!   them, never run; timing keys do not apply.
+//! - `Heartbeat`, `RuntimeStall` and `RuntimeLag` (`max_silence` required), and
+//!   `StartupGate`: judged when a probe reads them, never run; timing keys do not apply.
 //! - Any other type with `with = path`: `path(&field).await` is run as a *dependency*
 //!   check (`kind = "internal"` says otherwise); its output is anything `IntoReport`
 //!   (`Result<_, impl Display>`, `bool`, `Report`, `Status`). A path that starts with
@@ -259,8 +259,9 @@
 //!   dotted `each` name, a check named inside an `each` field's names;
 //! - a `check(...)` without `name` or `with`, or with a key that only fits a field
 //!   (`each`, `flatten`, `max_silence`); `crate` given as a string or on a field;
-//! - a heartbeat without `max_silence`, `max_silence` on anything else, `max_age` on a
-//!   heartbeat or gate, timing keys on a heartbeat or gate;
+//! - a `Heartbeat`, `RuntimeStall` or `RuntimeLag` without `max_silence`, `max_silence`
+//!   on anything else, `max_age` or timing keys on any of them or on a `StartupGate`
+//!   (each message names the field's type);
 //! - an enum or a union, lifetime parameters;
 //! - **the restart-storm guard**: a dependency check (a field or element whose type's
 //!   `Check::KIND` is `Dependency`, or a `with` check not marked `kind = "internal"`) on

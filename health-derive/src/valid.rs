@@ -81,12 +81,12 @@ impl Input<'_> {
         if let (Some(_), Some(silence)) = (&attrs.with, &attrs.max_silence) {
             errors.spanned(
                 &silence.key,
-                "`max_silence` is for `Heartbeat` fields: use `max_age` for how old a result may get",
+                "`max_silence` is for fields judged by their silence (`Heartbeat`, `RuntimeStall`, `RuntimeLag`), which take no `with`: use `max_age` for how old a result may get",
             );
         } else if let (Some(_), Some(silence)) = (&attrs.max_age, &attrs.max_silence) {
             errors.spanned(
                 &silence.key,
-                "`max_age` and `max_silence` are the same limit: write `max_silence` on a heartbeat, `max_age` on other checks",
+                "`max_age` and `max_silence` are the same limit: write `max_silence` on a `Heartbeat`, `RuntimeStall` or `RuntimeLag`, `max_age` on other checks",
             );
         }
         if !self.attrs.failed {
