@@ -4,14 +4,14 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::header::{self, HeaderValue};
+use http::header::HeaderValue;
 use http::request::Parts;
 use http::{Method, Response, StatusCode};
 use http_body_util::Full;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::registry::Registry as Metrics;
 
-use crate::render::{GET_HEAD, TEXT, respond};
+use crate::render::{TEXT, method_not_allowed, respond};
 use crate::service::HealthService;
 
 /// What `prometheus_client::encoding::text::encode` writes: OpenMetrics text 1.0.0, the
@@ -69,14 +69,7 @@ impl HealthService {
         }
         let metrics = self.served_metrics()?;
         if !head && parts.method != Method::GET {
-            let mut response = respond(
-                StatusCode::METHOD_NOT_ALLOWED,
-                TEXT,
-                "method not allowed\n".into(),
-                false,
-            );
-            response.headers_mut().insert(header::ALLOW, GET_HEAD);
-            return Some(response);
+            return Some(method_not_allowed());
         }
         let mut text = String::new();
         if encode(&mut text, metrics).is_err() {

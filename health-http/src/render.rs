@@ -14,7 +14,7 @@ pub(crate) const TEXT: HeaderValue = HeaderValue::from_static("text/plain; chars
 pub(crate) const HEALTH_JSON: HeaderValue = HeaderValue::from_static("application/health+json");
 const NO_STORE: HeaderValue = HeaderValue::from_static("no-store");
 const NOSNIFF: HeaderValue = HeaderValue::from_static("nosniff");
-pub(crate) const GET_HEAD: HeaderValue = HeaderValue::from_static("GET, HEAD");
+const GET_HEAD: HeaderValue = HeaderValue::from_static("GET, HEAD");
 
 /// What a reason becomes when details are not shown (the API server's words).
 const WITHHELD: &str = "reason withheld";
@@ -40,6 +40,14 @@ pub(crate) fn prepared(endpoint: &'static str, passing: bool, head: bool) -> Res
         Bytes::from_static(body.as_bytes())
     };
     with_headers(status, TEXT, HeaderValue::from_static(length), body)
+}
+
+/// The answer to any method but GET and HEAD, the only two a probe or `/metrics` takes.
+pub(crate) fn method_not_allowed() -> Response<Full<Bytes>> {
+    let body = Bytes::from_static(b"method not allowed\n");
+    let mut response = respond(StatusCode::METHOD_NOT_ALLOWED, TEXT, body, false);
+    response.headers_mut().insert(header::ALLOW, GET_HEAD);
+    response
 }
 
 pub(crate) fn respond(

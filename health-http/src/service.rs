@@ -8,12 +8,11 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use health_core::{Probe, Registry};
-use http::header;
 use http::request::Parts;
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::Full;
 
-use crate::render::{GET_HEAD, HEALTH_JSON, Listing, TEXT, prepared, respond};
+use crate::render::{HEALTH_JSON, Listing, TEXT, method_not_allowed, prepared, respond};
 use crate::route::{Query, Route, wants_health_json};
 
 /// Serves a [`Registry`]'s probes over HTTP with Kubernetes conventions; see the
@@ -226,14 +225,7 @@ impl HealthService {
     ) -> Response<Full<Bytes>> {
         let head = parts.method == Method::HEAD;
         if !head && parts.method != Method::GET {
-            let mut response = respond(
-                StatusCode::METHOD_NOT_ALLOWED,
-                TEXT,
-                "method not allowed\n".into(),
-                false,
-            );
-            response.headers_mut().insert(header::ALLOW, GET_HEAD);
-            return response;
+            return method_not_allowed();
         }
         let json = wants_health_json(&parts.headers);
         let query = parts.uri.query().map(Query::parse).unwrap_or_default();

@@ -4,6 +4,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
 use health_core::{CheckHandle, CheckKind, CheckSpec, Report, StartupGate, Status};
+use http::header;
 use hyper::body::Body as _;
 use hyper::service::Service as _;
 
