@@ -157,6 +157,23 @@ impl Registry {
         RegistryBuilder::new()
     }
 
+    /// Returns whether `self` and `other` are the same registry: one built registry and
+    /// its clones, which share every check, the lifecycle and the subscribers.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use health_core::Registry;
+    ///
+    /// let registry = Registry::builder().build();
+    /// assert!(registry.ptr_eq(&registry.clone()));
+    /// assert!(!registry.ptr_eq(&Registry::builder().build()));
+    /// ```
+    #[must_use]
+    pub fn ptr_eq(&self, other: &Registry) -> bool {
+        Arc::ptr_eq(&self.shared, &other.shared)
+    }
+
     /// Returns the outcome of `probe` now.
     ///
     /// One atomic load and a compare, plus one clock read if the probe has timed members:

@@ -11,6 +11,7 @@ use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::time::Duration;
 
+use health_core::Registry;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulConnection;
@@ -328,7 +329,9 @@ impl<F> Serve<F> {
     /// and is pinged every 20 s), and the same shutdown, where stopping the registry ends
     /// every watch before connections are asked to close.
     ///
-    /// `grpc` should serve the same registry as the HTTP service.
+    /// `grpc` should serve the same registry as the HTTP service. If it serves another,
+    /// a warning says so, and the server's shutdown applies to both: their readiness
+    /// fails while it drains, and both are stopped, so no watch holds the drain open.
     ///
     /// # Examples
     ///
@@ -346,6 +349,12 @@ impl<F> Serve<F> {
     #[cfg(feature = "grpc")]
     #[cfg_attr(docsrs, doc(cfg(feature = "grpc")))]
     pub fn grpc(mut self, grpc: GrpcHealth) -> Self {
+        if !grpc.registry().ptr_eq(self.service.registry()) {
+            tracing::warn!(
+                target: "health",
+                "gRPC health serves another registry than the HTTP probes: the two can disagree"
+            );
+        }
         self.config.grpc = Some(grpc);
         self
     }
@@ -480,6 +489,16 @@ where
     F: Future<Output = ()>,
 {
     let registry = service.registry().clone();
+    // The gRPC service's registry when it is another one (see `Serve::grpc`): the server's
+    // shutdown is its shutdown too.
+    #[cfg(feature = "grpc")]
+    let other = config
+        .grpc
+        .as_ref()
+        .map(|grpc| grpc.registry().clone())
+        .filter(|other| !other.ptr_eq(&registry));
+    #[cfg(not(feature = "grpc"))]
+    let other: Option<Registry> = None;
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(config.header_read_timeout)
@@ -507,6 +526,7 @@ where
             () = &mut signal, if !draining => {
                 draining = true;
                 registry.begin_shutdown();
+                other.iter().for_each(Registry::begin_shutdown);
                 tracing::info!(target: "health", delay = ?config.drain_delay, "draining: readiness fails, still answering");
                 drain.as_mut().reset(Instant::now() + config.drain_delay);
                 continue;
@@ -561,6 +581,7 @@ where
     // Before the connections are asked to close: it ends gRPC watches, which would hold
     // their connections open.
     registry.stop();
+    other.iter().for_each(Registry::stop);
     for close in open {
         let _ = close.send(Close::Shutdown);
     }

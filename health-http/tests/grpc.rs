@@ -656,3 +656,34 @@ mod one_port {
         super::serve_ends_watches_so_they_never_hold_the_drain(Host::Spawned).await;
     }
 }
+
+/// `serve` given the gRPC service of another registry (a mistake it warns about): the
+/// server's shutdown is that registry's too, so its watches end and never hold the drain.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_grpc_service_of_another_registry_shuts_down_with_the_server() {
+    let (http, grpc) = (app(), app());
+    for app in [&http, &grpc] {
+        app.worker.healthy();
+        app.warmup.healthy();
+        app.db.healthy();
+    }
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = health_http::serve(listener, HealthService::new(http.registry.clone()))
+        .drain_delay(Duration::ZERO)
+        .grpc(GrpcHealth::new(grpc.registry.clone()).unwrap())
+        .with_graceful_shutdown(async {
+            stopped.await.ok();
+        });
+    let server = tokio::spawn(std::future::IntoFuture::into_future(server));
+    let mut client = client(addr).await;
+    let mut readiness = watch(&mut client, "readiness").await.unwrap();
+    assert_eq!(next(&mut readiness).await, Some(Serving));
+    stop.send(()).unwrap();
+    assert_eq!(next(&mut readiness).await, Some(NotServing));
+    assert_eq!(next(&mut readiness).await, None);
+    within(server).await.unwrap();
+    assert_eq!(grpc.registry.phase(), health_core::Phase::Stopped);
+    assert_eq!(http.registry.phase(), health_core::Phase::Stopped);
+}
