@@ -60,6 +60,15 @@ fn app() -> App {
     }
 }
 
+/// [`app`] with every check healthy, so every probe, check and alias serves.
+fn healthy_app() -> App {
+    let app = app();
+    app.worker.healthy();
+    app.warmup.healthy();
+    app.db.healthy();
+    app
+}
+
 async fn serve_app(host: Host, app: &App) -> GrpcServer {
     let health = GrpcHealth::builder(app.registry.clone())
         .alias("shop.v1.Orders", health_core::Probe::Readiness)
@@ -122,10 +131,7 @@ async fn every_name_answers_for_its_probe_check_or_alias(host: Host) {
 }
 
 async fn the_overall_status_fails_from_the_start_of_shutdown_while_liveness_passes(host: Host) {
-    let app = app();
-    app.worker.healthy();
-    app.warmup.healthy();
-    app.db.healthy();
+    let app = healthy_app();
     let server = serve_app(host, &app).await;
     let mut client = client(server.addr).await;
     assert_eq!(check(&mut client, "").await, Ok(Serving));
@@ -464,10 +470,7 @@ async fn watches_past_the_bound_are_resource_exhausted_until_one_closes(host: Ho
 }
 
 async fn stopping_sends_not_serving_to_every_watcher_then_ends_the_streams(host: Host) {
-    let app = app();
-    app.worker.healthy();
-    app.warmup.healthy();
-    app.db.healthy();
+    let app = healthy_app();
     let server = serve_app(host, &app).await;
     let mut client = client(server.addr).await;
     let mut watches = Vec::new();
@@ -608,10 +611,7 @@ async fn http_and_grpc_share_one_port(host: Host) {
 /// begins, every watch ends with `NOT_SERVING` when it ends, and the server finishes at
 /// once, though each connection would be allowed an hour to close.
 async fn serve_ends_watches_so_they_never_hold_the_drain(host: Host) {
-    let app = app();
-    app.worker.healthy();
-    app.warmup.healthy();
-    app.db.healthy();
+    let app = healthy_app();
     let health = GrpcHealth::new(app.registry.clone()).unwrap();
     let server = crate::common::grpc::start_with(host, health, |serve| {
         serve.header_read_timeout(Duration::from_hours(1))

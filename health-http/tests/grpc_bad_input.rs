@@ -158,6 +158,9 @@ async fn bad_requests(host: Host) {
     // gRPC, but wrong: gRPC statuses (HTTP 200, `grpc-status` set), never OK.
     let unimplemented = "12";
     let internal = "13";
+    // A well-formed message whose flag says it is compressed.
+    let mut compressed = good.clone();
+    compressed[0] = 1;
     let cases: [Call<'_>; 8] = [
         (
             "an unknown method",
@@ -198,22 +201,14 @@ async fn bad_requests(host: Host) {
         (
             "a compressed flag without an encoding",
             CHECK,
-            {
-                let mut compressed = good.clone();
-                compressed[0] = 1;
-                compressed
-            },
+            compressed.clone(),
             &[GRPC],
             internal,
         ),
         (
             "an encoding the server does not take",
             CHECK,
-            {
-                let mut compressed = good.clone();
-                compressed[0] = 1;
-                compressed
-            },
+            compressed,
             &[GRPC, ("grpc-encoding", "gzip")],
             unimplemented,
         ),
