@@ -181,11 +181,11 @@ fn probe_busy(c: &mut Criterion) {
     group.finish();
 }
 
-/// Checks per runner, all due at the same virtual instants.
+/// Checks per runner in `run/*`, all due at the same virtual instants.
 const RUNNING: u32 = 256;
 const INTERVAL: Duration = Duration::from_secs(1);
 
-/// A paused current-thread runtime running [`RUNNING`] trivial checks every [`INTERVAL`],
+/// A paused current-thread runtime running `checks` trivial checks every [`INTERVAL`],
 /// recording metrics or not, each having run twice already.
 struct Running {
     runtime: tokio::runtime::Runtime,
@@ -194,7 +194,7 @@ struct Running {
 }
 
 impl Running {
-    fn new(record: bool) -> Running {
+    fn new(checks: u32, record: bool) -> Running {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_time()
             .start_paused(true)
@@ -203,7 +203,7 @@ impl Running {
         let (registry, runner) = runtime.block_on(async {
             let mut builder = Registry::builder();
             builder.record_metrics(record);
-            for i in 0..RUNNING {
+            for i in 0..checks {
                 builder
                     .schedule(
                         CheckSpec::new(format!("check-{i}")).readiness(),
@@ -240,8 +240,8 @@ impl Running {
 
 fn run(c: &mut Criterion) {
     let mut group = c.benchmark_group("run");
-    let off = Running::new(false);
-    let on = Running::new(true);
+    let off = Running::new(RUNNING, false);
+    let on = Running::new(RUNNING, true);
     for (side, running) in [("off", &off), ("on", &on)] {
         group.bench_function(side, |b| {
             b.iter_custom(|seconds| {
@@ -312,27 +312,9 @@ fn publish(c: &mut Criterion) {
 fn scrape(c: &mut Criterion) {
     let mut group = c.benchmark_group("scrape");
     for checks in [8, 1024] {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .start_paused(true)
-            .build()
-            .unwrap();
-        let (registry, runner) = runtime.block_on(async {
-            let mut builder = Registry::builder();
-            for i in 0..checks {
-                builder
-                    .schedule(
-                        CheckSpec::new(format!("check-{i}")).readiness(),
-                        Schedule::every(INTERVAL).jitter(Duration::ZERO),
-                        check_fn(|| async { true }),
-                    )
-                    .unwrap();
-            }
-            builder.spawn()
-        });
-        runtime.block_on(async { tokio::time::sleep(INTERVAL * 2).await });
+        let running = Running::new(checks, true);
         let mut metrics = prometheus_client::registry::Registry::default();
-        metrics.register_collector(Box::new(PrometheusCollector::new(&registry)));
+        metrics.register_collector(Box::new(PrometheusCollector::new(&running.registry)));
         group.bench_with_input(BenchmarkId::from_parameter(checks), &metrics, |b, m| {
             b.iter(|| {
                 let mut text = String::new();
@@ -340,7 +322,6 @@ fn scrape(c: &mut Criterion) {
                 text
             });
         });
-        drop(runner);
     }
     group.finish();
 }

@@ -22,7 +22,8 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use health_core::{
     Check, CheckMetrics, CheckSpec, DURATION_BUCKETS, Heartbeat, MetricsEmitter,
-    PrometheusCollector, Registry, RegistryBuilder, Report, RunResult, Schedule, Status, check_fn,
+    PrometheusCollector, Registry, RegistryBuilder, Report, RunResult, Schedule, Status, Timestamp,
+    check_fn,
 };
 use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 use openmetrics_parser::{MetricNumber, OpenMetricsValue};
@@ -112,6 +113,17 @@ fn metrics(registry: &Registry, name: &str) -> CheckMetrics {
         .check(name)
         .and_then(|check| check.metrics())
         .unwrap_or_else(|| panic!("{name} has metrics"))
+}
+
+/// `at` on the registry's clock as seconds since the Unix epoch: how the last-run
+/// timestamp is exported.
+fn unix_seconds(registry: &Registry, at: Timestamp) -> f64 {
+    registry
+        .clock()
+        .to_system_time(at)
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
 }
 
 /// The bucket index of `took` in [`DURATION_BUCKETS`].
@@ -498,12 +510,7 @@ async fn the_exposition_parses_and_shows_the_exact_values() {
         3.0
     );
     assert_eq!(parsed.number("health_check_timeout_seconds", &db(&[])), 1.0);
-    let last_run = registry
-        .clock()
-        .to_system_time(t0.saturating_add(5 * INTERVAL))
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs_f64();
+    let last_run = unix_seconds(&registry, t0.saturating_add(5 * INTERVAL));
     assert_eq!(
         parsed.number("health_check_last_run_timestamp_seconds", &db(&[])),
         last_run
@@ -674,12 +681,7 @@ async fn the_facade_gets_every_family() {
     );
     assert_eq!(facade.gauge("health_check_consecutive_failures", &DB), 3.0);
     assert_eq!(facade.gauge("health_check_timeout_seconds", &DB), 1.0);
-    let last_run = registry
-        .clock()
-        .to_system_time(t0.saturating_add(5 * INTERVAL))
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs_f64();
+    let last_run = unix_seconds(&registry, t0.saturating_add(5 * INTERVAL));
     assert_eq!(
         facade.gauge("health_check_last_run_timestamp_seconds", &DB),
         last_run
