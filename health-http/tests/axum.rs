@@ -3,6 +3,8 @@
 
 #![cfg(feature = "tower")]
 
+mod common;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -13,9 +15,9 @@ use axum::routing::get;
 use health_core::{CheckSpec, Registry};
 use health_http::HealthService;
 use http::{Request, StatusCode, header};
-use http_body_util::BodyExt as _;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tower::ServiceExt as _;
+
+use crate::common::send;
 
 fn app(registry: &Registry) -> Router {
     let health = HealthService::new(registry.clone()).details_when(|parts| {
@@ -28,17 +30,6 @@ fn app(registry: &Registry) -> Router {
         .route("/", get(|| async { "app" }))
         .route_service("/livez", health.clone())
         .nest_service("/health", health)
-}
-
-async fn send(app: &Router, request: Request<Body>) -> (StatusCode, http::HeaderMap, String) {
-    let response = app.clone().oneshot(request).await.unwrap();
-    let (parts, body) = response.into_parts();
-    let body = body.collect().await.unwrap().to_bytes();
-    (
-        parts.status,
-        parts.headers,
-        String::from_utf8(body.to_vec()).unwrap(),
-    )
 }
 
 fn request(method: &str, uri: &str) -> Request<Body> {

@@ -6,6 +6,8 @@
 
 #![cfg(feature = "axum")]
 
+mod common;
+
 use std::time::Duration;
 
 use axum::Router;
@@ -16,7 +18,6 @@ use health_core::{CheckSpec, Outcome, Phase, Probe, Registry, StartupGate};
 use health_http::HealthService;
 use health_http::axum::{drain, router};
 use http::{Request, StatusCode, header};
-use http_body_util::BodyExt as _;
 use tower::ServiceExt as _;
 
 #[derive(Clone)]
@@ -31,14 +32,7 @@ async fn send(app: &Router, method: &str, uri: &str) -> (StatusCode, http::Heade
         .header(header::ACCEPT, "text/plain")
         .body(Body::empty())
         .unwrap();
-    let response = app.clone().oneshot(request).await.unwrap();
-    let (parts, body) = response.into_parts();
-    let body = body.collect().await.unwrap().to_bytes();
-    (
-        parts.status,
-        parts.headers,
-        String::from_utf8(body.to_vec()).unwrap(),
-    )
+    common::send(app, request).await
 }
 
 async fn get_text(app: &Router, uri: &str) -> (StatusCode, String) {

@@ -152,12 +152,7 @@ impl Service {
     ///
     /// If `kill` cannot be run.
     pub fn terminate(&self) {
-        let pid = self.child.id().expect("running").to_string();
-        let status = std::process::Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .expect("kill runs");
-        assert!(status.success());
+        sigterm(&self.child);
     }
 
     /// Waits for the process to exit and returns its exit code.
@@ -195,6 +190,20 @@ pub async fn run_example(args: &[&str]) -> (Option<i32>, String) {
         output.status.code(),
         String::from_utf8_lossy(&output.stderr).into_owned(),
     )
+}
+
+/// Sends SIGTERM to `child`, as the kubelet does to stop a pod.
+///
+/// # Panics
+///
+/// If `child` has been reaped already, or `kill` cannot be run or fails.
+pub fn sigterm(child: &Child) {
+    let pid = child.id().expect("running").to_string();
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
 }
 
 /// A parsed HTTP answer.

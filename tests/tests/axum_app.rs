@@ -11,7 +11,7 @@
 use std::process::Stdio;
 use std::time::Duration;
 
-use health_tests::{get, read_answer, within};
+use health_tests::{get, read_answer, sigterm, within};
 use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader, Lines};
 use tokio::net::TcpStream;
 use tokio::process::{Child, ChildStdout, Command};
@@ -66,15 +66,6 @@ impl App {
         assert_eq!(self.next_line().await, expected);
     }
 
-    fn terminate(&self) {
-        let pid = self.child.id().expect("running").to_string();
-        let status = std::process::Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .expect("kill runs");
-        assert!(status.success());
-    }
-
     /// Lets the slow request answer.
     async fn release_slow(&mut self) {
         let stdin = self.child.stdin.as_mut().expect("piped stdin");
@@ -114,7 +105,7 @@ async fn probes_on_the_apps_router_and_a_drain_on_sigterm() {
         .expect("write");
     app.expect_line("slow: started").await;
 
-    app.terminate();
+    sigterm(&app.child);
     app.expect_line("shutdown: signal").await;
     let failed_after = within(
         Duration::from_secs(1),

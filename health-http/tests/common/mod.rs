@@ -15,11 +15,16 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::time::Duration;
 
+use axum::Router;
+use axum::body::Body;
 use health_core::Registry;
 use health_http::{HealthService, Serve, serve};
+use http::{HeaderMap, StatusCode};
+use http_body_util::BodyExt as _;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+use tower::ServiceExt as _;
 
 /// The bound on any one socket read, in real time.
 pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
@@ -47,6 +52,19 @@ pub async fn start(registry: Registry, configure: impl FnOnce(Serve) -> Serve) -
         stop: Some(stop),
         task: tokio::spawn(server.into_future()),
     }
+}
+
+/// Sends `request` to the axum application `app` in process; returns its answer's
+/// status, headers and body (as text).
+pub async fn send(app: &Router, request: http::Request<Body>) -> (StatusCode, HeaderMap, String) {
+    let response = app.clone().oneshot(request).await.unwrap();
+    let (parts, body) = response.into_parts();
+    let body = body.collect().await.unwrap().to_bytes();
+    (
+        parts.status,
+        parts.headers,
+        String::from_utf8(body.to_vec()).unwrap(),
+    )
 }
 
 /// Runs a blocking client script off the runtime, freezing a paused clock meanwhile.
