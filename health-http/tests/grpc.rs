@@ -661,12 +661,7 @@ mod one_port {
 /// server's shutdown is that registry's too, so its watches end and never hold the drain.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_grpc_service_of_another_registry_shuts_down_with_the_server() {
-    let (http, grpc) = (app(), app());
-    for app in [&http, &grpc] {
-        app.worker.healthy();
-        app.warmup.healthy();
-        app.db.healthy();
-    }
+    let (http, grpc) = (healthy_app(), healthy_app());
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
