@@ -281,8 +281,9 @@ fn run(c: &mut Criterion) {
         on_total.as_secs_f64() / off_total.as_secs_f64(),
     );
     assert_eq!(off.runs(), None, "off counts nothing");
+    // Every check has run twice when built; the group, unless filtered out, adds more.
     assert!(
-        on.runs().is_some_and(|runs| runs > 2),
+        on.runs().is_some_and(|runs| runs >= 2),
         "on counts every run"
     );
     group.finish();
