@@ -6,7 +6,7 @@ mod resolver;
 mod schedule;
 mod task;
 #[cfg(test)]
-mod testing;
+pub(crate) mod testing;
 
 use std::fmt;
 use std::future::Future;

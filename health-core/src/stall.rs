@@ -367,6 +367,7 @@ mod tests {
     use crate::clock::{Clock, ManualClock};
     use crate::heartbeat::Heartbeat;
     use crate::registry::{Registry, RegistryBuilder};
+    use crate::runtime::testing::reason;
     use crate::spec::CheckSpec;
     use crate::status::{Outcome, Probe, Status};
     use crate::sync::{Arc, AtomicU64};
@@ -414,11 +415,6 @@ mod tests {
     fn tick_after(time: &ManualClock, runtime: &RuntimeStall, by: Duration) {
         time.advance(by);
         runtime.ticker.tick_at(runtime.ticker.clock.now());
-    }
-
-    fn reason(registry: &Registry, name: &str) -> Option<String> {
-        let snapshot = registry.check(name).unwrap().snapshot_at(registry.now());
-        snapshot.reason().map(str::to_owned)
     }
 
     #[test]

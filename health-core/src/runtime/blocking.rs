@@ -272,7 +272,7 @@ mod tests {
     use tokio::time::{Instant, sleep_until};
 
     use super::{BlockingCheck, blocking_dependency_fn, blocking_fn};
-    use crate::runtime::testing::{Driver, driven, spin_until};
+    use crate::runtime::testing::{Driver, driven, reason, spin_until};
     use crate::{
         CheckKind, CheckSpec, Outcome, Probe, Registry, RegistryBuilder, Report, Schedule, Status,
     };
@@ -300,11 +300,6 @@ mod tests {
             None => Report::unhealthy("the test ended"),
         };
         (function, driver)
-    }
-
-    fn reason(registry: &Registry, name: &str) -> Option<String> {
-        let snapshot = registry.check(name)?.snapshot_at(registry.now());
-        snapshot.reason().map(str::to_owned)
     }
 
     fn status(registry: &Registry, name: &str) -> Status {

@@ -172,8 +172,8 @@ mod tests {
     use tokio::time::{Instant, sleep_until};
 
     use super::Resolver;
-    use crate::runtime::testing::{Driver, driven, spin_until};
-    use crate::{CheckSpec, Outcome, Probe, Registry, RegistryBuilder, Schedule, Status, TcpCheck};
+    use crate::runtime::testing::{Driver, driven, reason, spin_until};
+    use crate::{CheckSpec, Outcome, Probe, RegistryBuilder, Schedule, Status, TcpCheck};
 
     type Found = io::Result<Vec<SocketAddr>>;
 
@@ -196,11 +196,6 @@ mod tests {
                 .unwrap_or_else(|| Err(io::Error::other("the test ended")))
         });
         (resolver, asked, driver)
-    }
-
-    fn reason(registry: &Registry) -> Option<String> {
-        let snapshot = registry.check("db")?.snapshot_at(registry.now());
-        snapshot.reason().map(str::to_owned)
     }
 
     #[tokio::test(start_paused = true)]
@@ -226,14 +221,14 @@ mod tests {
         assert_eq!(*asked.lock().unwrap(), [("db.internal".to_owned(), 5432)]);
         sleep_until(start + secs(1) + Duration::from_millis(1)).await;
         assert_eq!(
-            reason(&registry).as_deref(),
+            reason(&registry, "db").as_deref(),
             Some("timed out after 1s"),
             "the run's timeout bounds the lookup"
         );
         for due in [10, 20, 30] {
             sleep_until(start + secs(due) + Duration::from_millis(1)).await;
             assert_eq!(
-                reason(&registry),
+                reason(&registry, "db"),
                 Some(format!(
                     "connect to db.internal:5432: name lookup still in flight after {due}s"
                 ))

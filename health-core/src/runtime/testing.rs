@@ -1,4 +1,5 @@
-//! Test support for blocking work under paused time.
+//! Test support for the runner's unit tests: reading a check's reason, and blocking work
+//! under paused time.
 //!
 //! A blocking function runs on a real thread, which paused time does not wait for: the
 //! test drives every call through channels, and while a thread works the test spins on
@@ -9,6 +10,14 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::Duration;
+
+use crate::Registry;
+
+/// The reason of the check `name` now, if it has one.
+pub(crate) fn reason(registry: &Registry, name: &str) -> Option<String> {
+    let snapshot = registry.check(name)?.snapshot_at(registry.now());
+    snapshot.reason().map(str::to_owned)
+}
 
 /// Yields until `condition` holds: virtual time stands still meanwhile.
 pub(crate) async fn spin_until(what: &str, mut condition: impl FnMut() -> bool) {
