@@ -545,7 +545,7 @@ pub(crate) fn check_range(
     setting: &'static str,
     value: Duration,
 ) -> Result<(), RegistryError> {
-    if value.as_nanos() <= u128::from(u64::MAX) {
+    if value <= health_rules::MAX_DURATION {
         return Ok(());
     }
     Err(RegistryError::DurationOutOfRange {

@@ -603,7 +603,7 @@ fn parse_duration_key(value: Option<&Expr>, name: &str, shape: Shape) -> syn::Re
     let duration = parse_duration(lit)?;
     // The registry's clock counts nanoseconds in a u64: health-core refuses anything
     // longer when the check is registered, so say it here, at compile time.
-    if duration.as_nanos() > u128::from(u64::MAX) {
+    if duration > health_rules::MAX_DURATION {
         return Err(syn::Error::new_spanned(
             lit,
             format_args!("`{name}` is longer than the clock can count (584 years)"),

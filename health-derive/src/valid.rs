@@ -16,10 +16,9 @@ use syn::Path;
 
 use crate::ast::{Field, Input, name_literal};
 use crate::attr::{Attrs, Errors, Kind, Setting, Timing};
-use health_rules::{MAX_NAME_LEN, format_duration};
-
-/// The runner's interval when none is written (`Schedule::default()`).
-pub(crate) const DEFAULT_INTERVAL: Duration = Duration::from_secs(10);
+use health_rules::{
+    DEFAULT_INTERVAL, MAX_NAME_LEN, default_jitter, default_timeout, format_duration, longest_gap,
+};
 
 impl Input<'_> {
     /// Checks the whole input; returns every parse and validation error, combined.
@@ -290,17 +289,6 @@ fn key<T>(setting: Option<&Setting<T>>) -> Option<&Path> {
     setting.map(|setting| &setting.key)
 }
 
-/// The runner's timeout when none is written (`Schedule::every`): 1 s, or half the
-/// interval if that is shorter.
-fn default_timeout(interval: Duration) -> Duration {
-    (interval / 2).min(Duration::from_secs(1))
-}
-
-/// The runner's jitter when none is written (`Schedule::every`): a tenth of the interval.
-fn default_jitter(interval: Duration) -> Duration {
-    interval / 10
-}
-
 /// A timing setting as it applies: written at the level being checked, inherited from
 /// the struct, or the runner's default.
 #[derive(Clone, Copy)]
@@ -402,10 +390,7 @@ fn check_timing<'t>(
     } else {
         interval
     };
-    let gap = longest
-        .value
-        .saturating_add(jitter.value)
-        .saturating_add(timeout.value);
+    let gap = longest_gap(interval.value, delay.value, jitter.value, timeout.value);
     if max_age.value < gap {
         errors.spanned(
             &max_age.tokens,

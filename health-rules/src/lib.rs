@@ -1,5 +1,5 @@
-//! The rules the `health` crates share: what a check name may be, and how durations are
-//! written.
+//! The rules the `health` crates share: what a check name may be, how durations are
+//! written, and the runner's schedule defaults and limits.
 //!
 //! `health-derive` applies them at compile time and `health-core` when a registry is
 //! built, so both refuse the same names and print durations the same way. A proc-macro
@@ -23,6 +23,9 @@
 //! **Names:** [`name_problem`], [`syntax_problem`], [`MAX_NAME_LEN`], [`RESERVED_NAMES`].
 //!
 //! **Durations:** [`parse_duration`], [`format_duration`], [`DurationError`].
+//!
+//! **Schedules:** [`DEFAULT_INTERVAL`], [`default_timeout`], [`default_jitter`],
+//! [`longest_gap`], [`MAX_DURATION`].
 
 #![forbid(unsafe_code)]
 #![doc(test(attr(deny(warnings))))]
@@ -247,6 +250,88 @@ pub fn format_duration(duration: Duration) -> String {
     } else {
         format!("{}ns", duration.as_nanos())
     }
+}
+
+/// The longest duration a setting may be: the registry's clock counts nanoseconds in a
+/// `u64` (about 584 years), so no sum or deadline built from settings within it overflows.
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(health_rules::MAX_DURATION.as_nanos(), u128::from(u64::MAX));
+/// ```
+pub const MAX_DURATION: Duration = Duration::from_nanos(u64::MAX);
+
+/// The runner's interval when none is given: the kubelet's default probe period.
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(health_rules::DEFAULT_INTERVAL, std::time::Duration::from_secs(10));
+/// ```
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(10);
+
+/// The runner's timeout for `interval` when none is given: 1 s (the kubelet's default
+/// probe timeout), or half the interval if that is shorter, so a run never outlasts its
+/// period.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use health_rules::default_timeout;
+///
+/// assert_eq!(default_timeout(Duration::from_secs(10)), Duration::from_secs(1));
+/// assert_eq!(default_timeout(Duration::from_millis(200)), Duration::from_millis(100));
+/// ```
+#[must_use]
+pub fn default_timeout(interval: Duration) -> Duration {
+    (interval / 2).min(Duration::from_secs(1))
+}
+
+/// The runner's jitter for `interval` when none is given: a tenth of it, so replicas
+/// started together do not run their checks in lock-step.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// assert_eq!(health_rules::default_jitter(Duration::from_secs(2)), Duration::from_millis(200));
+/// ```
+#[must_use]
+pub fn default_jitter(interval: Duration) -> Duration {
+    interval / 10
+}
+
+/// The longest a live runner may go between two results of a check: the first comes
+/// `initial_delay` + at most `jitter` + at most `timeout` after registration, each next
+/// one at most `interval` + `jitter` (a failing interval is shorter) after the previous
+/// run's start, plus at most `timeout`. Capped at [`MAX_DURATION`]. A `max_age` below it
+/// would read stale while the check is healthy.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use health_rules::longest_gap;
+///
+/// let secs = Duration::from_secs;
+/// assert_eq!(longest_gap(secs(10), secs(0), secs(1), secs(1)), secs(12));
+/// assert_eq!(longest_gap(secs(10), secs(30), secs(1), secs(1)), secs(32));
+/// ```
+#[must_use]
+pub fn longest_gap(
+    interval: Duration,
+    initial_delay: Duration,
+    jitter: Duration,
+    timeout: Duration,
+) -> Duration {
+    interval
+        .max(initial_delay)
+        .saturating_add(jitter)
+        .saturating_add(timeout)
+        .min(MAX_DURATION)
 }
 
 // The README's example, compiled and run as a doctest.

@@ -37,7 +37,7 @@ pub struct Schedule {
 impl Default for Schedule {
     /// Every 10 s with a 1 s timeout (the kubelet's default probe period and timeout).
     fn default() -> Self {
-        Schedule::every(Duration::from_secs(10))
+        Schedule::every(health_rules::DEFAULT_INTERVAL)
     }
 }
 
@@ -62,9 +62,9 @@ impl Schedule {
     pub fn every(interval: Duration) -> Schedule {
         Schedule {
             interval,
-            timeout: (interval / 2).min(Duration::from_secs(1)),
+            timeout: health_rules::default_timeout(interval),
             initial_delay: Duration::ZERO,
-            jitter: interval / 10,
+            jitter: health_rules::default_jitter(interval),
             failure_threshold: 1,
             success_threshold: 1,
             failing_interval: None,
@@ -229,16 +229,9 @@ impl Schedule {
         clock_sum(&[self.longest_gap(), MAX_AGE_SLACK])
     }
 
-    /// The longest a live runner may go between two results: the first result comes
-    /// `initial_delay` + at most `jitter` + at most `timeout` after registration, each
-    /// next one at most `interval` + `jitter` (the failing interval is shorter) after the
-    /// previous run's start, plus at most `timeout`.
+    /// The longest a live runner may go between two results ([`health_rules::longest_gap`]).
     pub(crate) fn longest_gap(&self) -> Duration {
-        clock_sum(&[
-            self.interval.max(self.initial_delay),
-            self.jitter,
-            self.timeout,
-        ])
+        health_rules::longest_gap(self.interval, self.initial_delay, self.jitter, self.timeout)
     }
 
     /// Refuses a schedule that cannot work: zero where a run needs time or a count,
@@ -372,7 +365,7 @@ fn fmix64(mut hash: u64) -> u64 {
 /// Adds durations, stopping at the longest the registry's clock counts (2^64 − 1 ns):
 /// no sum of valid settings overflows, and none exceeds what a `max_age` may be.
 fn clock_sum(parts: &[Duration]) -> Duration {
-    let limit = Duration::from_nanos(u64::MAX);
+    let limit = health_rules::MAX_DURATION;
     parts
         .iter()
         .fold(Duration::ZERO, |sum, &part| sum.saturating_add(part))
