@@ -5,7 +5,7 @@ use std::fmt::{self, Write as _};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use health_core::{CheckView, Outcome, Phase, Probe, Registry, Timestamp};
+use health_core::{CheckSnapshot, CheckView, Observed, Outcome, Phase, Probe, Registry, Timestamp};
 use http::header::{self, HeaderValue};
 use http::{Response, StatusCode};
 use http_body_util::Full;
@@ -88,11 +88,12 @@ struct Line<'a> {
     /// Present only when details are shown and the line does not pass.
     reason: Option<Cow<'a, str>>,
     time: Option<SystemTime>,
-    observed: Option<(f64, String)>,
+    /// A check's snapshot, for its report's observed value and measurements in
+    /// health+json (read there, not copied for text answers); `None` for a gate or an
+    /// excluded check.
+    snapshot: Option<CheckSnapshot>,
     /// A lifecycle gate of readiness (`startup`, `shutdown`), not a check.
     gate: bool,
-    /// The report's named measurements: `(name, value, unit)`.
-    measurements: Vec<(String, f64, String)>,
 }
 
 impl<'a> Line<'a> {
@@ -121,22 +122,8 @@ impl<'a> Line<'a> {
             time: snapshot
                 .updated()
                 .map(|updated| registry.clock().to_system_time(updated)),
-            observed: snapshot
-                .report()
-                .observed()
-                .map(|observed| (observed.value(), observed.unit().to_owned())),
+            snapshot: Some(snapshot),
             gate: false,
-            measurements: snapshot
-                .report()
-                .measurements()
-                .map(|(name, observed)| {
-                    (
-                        name.to_owned(),
-                        observed.value(),
-                        observed.unit().to_owned(),
-                    )
-                })
-                .collect(),
         }
     }
 
@@ -151,9 +138,8 @@ impl<'a> Line<'a> {
             component_type: "system",
             reason: (details && !passing).then_some(Cow::Borrowed(reason)),
             time: None,
-            observed: None,
+            snapshot: None,
             gate: true,
-            measurements: Vec::new(),
         }
     }
 
@@ -312,6 +298,8 @@ impl<'a> Listing<'a> {
         // Members' names are unique (the registry's rule): only a gate can repeat one.
         let joins_member =
             |gate: &Line<'_>| shown().any(|member| !member.gate && member.name == gate.name);
+        // The gates are at most two, so joining them stays linear in the lines.
+        let gates: Vec<&Line<'_>> = shown().filter(|line| line.gate).collect();
         let mut first = true;
         for line in shown().filter(|line| !(line.gate && joins_member(line))) {
             if !std::mem::take(&mut first) {
@@ -321,7 +309,7 @@ impl<'a> Listing<'a> {
             out.push_str(":[");
             line.write_json(&mut out);
             if !line.gate {
-                for gate in shown().filter(|gate| gate.gate && gate.name == line.name) {
+                for gate in gates.iter().filter(|gate| gate.name == line.name) {
                     out.push(',');
                     gate.write_json(&mut out);
                 }
@@ -330,11 +318,12 @@ impl<'a> Listing<'a> {
             // Named measurements are entries of their own, keyed
             // `componentName:measurementName` as in the draft's examples, with the
             // check's status and time so that each entry reads alone.
-            for (name, value, unit) in &line.measurements {
+            let measurements = line.snapshot.iter().flat_map(|s| s.report().measurements());
+            for (name, observed) in measurements {
                 out.push(',');
                 json_string(&mut out, &format!("{}:{name}", line.name));
                 out.push_str(":[");
-                line.write_entry(&mut out, Some((*value, unit)), None);
+                line.write_entry(&mut out, Some(observed), None);
                 out.push(']');
             }
         }
@@ -353,14 +342,14 @@ impl Line<'_> {
     /// One entry of a `checks` array.
     fn write_json(&self, out: &mut String) {
         let observed = self
-            .observed
+            .snapshot
             .as_ref()
-            .map(|(value, unit)| (*value, unit.as_str()));
+            .and_then(|snapshot| snapshot.report().observed());
         self.write_entry(out, observed, self.reason.as_deref());
     }
 
     /// An entry with this line's status and time, and `observed` and `reason`.
-    fn write_entry(&self, out: &mut String, observed: Option<(f64, &str)>, reason: Option<&str>) {
+    fn write_entry(&self, out: &mut String, observed: Option<&Observed>, reason: Option<&str>) {
         let outcome = self.outcome.unwrap_or(Outcome::Pass);
         let _ = write!(
             out,
@@ -372,9 +361,13 @@ impl Line<'_> {
             let _ = write!(out, ",\"time\":\"{}\"", Rfc3339(time));
         }
         // JSON has no NaN or infinity.
-        if let Some((value, unit)) = observed.filter(|(value, _)| value.is_finite()) {
-            let _ = write!(out, ",\"observedValue\":{value},\"observedUnit\":");
-            json_string(out, unit);
+        if let Some(observed) = observed.filter(|observed| observed.value().is_finite()) {
+            let _ = write!(
+                out,
+                ",\"observedValue\":{},\"observedUnit\":",
+                observed.value()
+            );
+            json_string(out, observed.unit());
         }
         if let Some(reason) = reason {
             out.push_str(",\"output\":");
@@ -460,9 +453,8 @@ mod tests {
             component_type: "component",
             reason: None,
             time: None,
-            observed: None,
+            snapshot: None,
             gate: false,
-            measurements: Vec::new(),
         };
         let listing = Listing {
             lines: vec![
