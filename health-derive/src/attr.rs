@@ -327,6 +327,9 @@ impl Attrs {
             name: &name,
             shape,
         };
+        let duration = |slot: &mut Option<Setting<Duration>>| {
+            parse_duration_key(value, &name, shape).and_then(|v| at.store(slot, v))
+        };
         let result = match name.as_str() {
             "readiness" => at.store(&mut self.readiness, ()),
             "liveness" => at.store(&mut self.liveness, ()),
@@ -348,17 +351,13 @@ impl Attrs {
                 .and_then(|v| at.store(&mut self.timing.failure_threshold, v)),
             "success_threshold" => parse_threshold(value, &name, shape)
                 .and_then(|v| at.store(&mut self.timing.success_threshold, v)),
-            _ => parse_duration_key(value, &name, shape).and_then(|v| {
-                let slot = match name.as_str() {
-                    "timeout" => &mut self.timing.timeout,
-                    "interval" => &mut self.timing.interval,
-                    "initial_delay" => &mut self.timing.initial_delay,
-                    "jitter" => &mut self.timing.jitter,
-                    "max_age" => &mut self.max_age,
-                    _ => &mut self.max_silence,
-                };
-                at.store(slot, v)
-            }),
+            "timeout" => duration(&mut self.timing.timeout),
+            "interval" => duration(&mut self.timing.interval),
+            "initial_delay" => duration(&mut self.timing.initial_delay),
+            "jitter" => duration(&mut self.timing.jitter),
+            "max_age" => duration(&mut self.max_age),
+            "max_silence" => duration(&mut self.max_silence),
+            _ => unreachable!("`{name}` is in KEYS without an arm here"),
         };
         if let Err(error) = result {
             errors.push(error);
@@ -369,26 +368,6 @@ impl Attrs {
     pub(crate) fn has_probe(&self) -> bool {
         self.readiness.is_some() || self.liveness.is_some() || self.startup.is_some()
     }
-}
-
-/// Finds `crate = path` in the struct's attributes, ignoring every other key and every
-/// error: what the fallback impl needs when the attributes as a whole do not parse.
-pub(crate) fn crate_path_of(attrs: &[Attribute]) -> Option<Path> {
-    let mut found = None;
-    for attr in attrs.iter().filter(|attr| attr.path().is_ident("health")) {
-        let _ = attr.parse_nested_meta(|meta| {
-            if meta.input.peek(Token![=]) {
-                let value: Expr = meta.value()?.parse()?;
-                if meta.path.is_ident("crate") {
-                    found = found.take().or(parse_crate(Some(&value)).ok());
-                }
-            } else if meta.input.peek(syn::token::Paren) {
-                let _: proc_macro2::TokenTree = meta.input.parse()?;
-            }
-            Ok(())
-        });
-    }
-    found
 }
 
 /// What follows a key.
@@ -673,7 +652,32 @@ fn edit_distance(a: &str, b: &str) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use super::{Level, edit_distance, parse_duration, unknown_key};
+    use syn::parse::Parser as _;
+
+    use super::{
+        Attrs, Errors, KEYS, Level, Shape, edit_distance, example, parse_duration, unknown_key,
+    };
+
+    /// Every key has its arm in `Attrs::set` (a missing one would panic there), and the
+    /// example its messages give parses without error.
+    #[test]
+    fn every_key_parses_its_own_example() {
+        for &(name, allowed, shape) in KEYS {
+            if shape == Shape::List {
+                continue; // `check(...)`: its example elides the list.
+            }
+            let level = [Level::Field, Level::Struct, Level::Check]
+                .into_iter()
+                .find(|&level| allowed.admits(level))
+                .expect("every key is admitted somewhere");
+            let attrs = syn::Attribute::parse_outer
+                .parse_str(&example(name, shape))
+                .unwrap();
+            let mut errors = Errors::default();
+            let parsed = Attrs::from_syn(&attrs, level, &mut errors);
+            assert!(errors.is_empty() && !parsed.failed, "{name}");
+        }
+    }
 
     #[test]
     fn duration_errors_keep_the_shared_message() {

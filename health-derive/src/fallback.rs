@@ -6,13 +6,15 @@ use proc_macro2::TokenStream;
 use quote::quote;
 use syn::{DeriveInput, parse_quote};
 
-use crate::attr::crate_path_of;
+use crate::attr::{Attrs, Errors, Level};
 use crate::expand::{call_site_ident, crate_path, signature};
 
 pub(crate) fn expand(node: &DeriveInput, error: &syn::Error) -> TokenStream {
     let error = error.to_compile_error();
-    // The stub names health-core too: through `crate = ...` if that much parses.
-    let krate = crate_path(crate_path_of(&node.attrs).as_ref());
+    // The stub names health-core too: through `crate = ...` if that much parses. The
+    // attributes' errors are already in `error`.
+    let attrs = Attrs::from_syn(&node.attrs, Level::Struct, &mut Errors::default());
+    let krate = crate_path(attrs.krate.map(|krate| krate.value).as_ref());
     // No alias as in the impls: the stub has no errors of its own to point anywhere.
     let ident = call_site_ident(&node.ident);
     let (impl_generics, ty_generics, _) = node.generics.split_for_impl();
