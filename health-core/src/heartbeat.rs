@@ -94,12 +94,16 @@ impl Heartbeat {
     /// assert!(worker.silence() < std::time::Duration::from_secs(1));
     /// ```
     pub fn beat(&self) {
+        self.beat_at(self.clock.now());
+    }
+
+    /// Records a beat at `at`, a time on the heartbeat's clock.
+    pub(crate) fn beat_at(&self, at: Timestamp) {
         // Ordering: the stamp publishes no other memory; readers only compare it with
         // their `now`. A plain store (not `fetch_max`) keeps the hot path one cheap store;
         // two threads beating the same heartbeat can at worst store a stamp a few
         // nanoseconds older, which no `max_silence` notices.
-        self.stamp
-            .store(self.clock.now().as_nanos(), Ordering::Relaxed);
+        self.stamp.store(at.as_nanos(), Ordering::Relaxed);
     }
 
     /// Returns the time of the last beat (or of creation, if none).

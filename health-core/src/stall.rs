@@ -301,10 +301,9 @@ impl Ticker {
     fn tick_at(&self, now: Timestamp) {
         let lag = now.saturating_duration_since(self.alive.last_beat().saturating_add(self.tick));
         let lag = duration_nanos(lag);
-        // Ordering: the stamps and the gauge publish nothing else; a probe compares the
-        // stamps with its own `now` (see `Heartbeat::beat`).
+        // Ordering: the gauge publishes nothing else.
         self.last_lag.store(lag, Ordering::Relaxed);
-        self.alive.stamp.store(now.as_nanos(), Ordering::Relaxed);
+        self.alive.beat_at(now);
         if lag <= self.max_lag.load(Ordering::Relaxed) {
             self.set_due(now);
         }
@@ -312,10 +311,7 @@ impl Ticker {
 
     /// Marks the runtime on time as of `now`: the next tick is due one tick later.
     fn set_due(&self, now: Timestamp) {
-        // Ordering: see `tick_at`.
-        self.due
-            .stamp
-            .store(now.saturating_add(self.tick).as_nanos(), Ordering::Relaxed);
+        self.due.beat_at(now.saturating_add(self.tick));
     }
 }
 
