@@ -30,6 +30,7 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, criterion_group, criterion_main};
 use health_benches::arcswap_hashmap::ArcSwapHashMap;
 use health_benches::floor::Floor;
+use health_benches::load::nearest_rank;
 use health_benches::mutex_hashmap::MutexHashMap;
 use health_benches::rwlock_counters::RwLockCounters;
 use health_benches::rwlock_hashmap::RwLockHashMap;
@@ -64,7 +65,7 @@ fn contender<C: Contender>(c: &mut Criterion, name: &str) {
     group.finish();
     let mut rates = std::mem::take(&mut *WRITER_RATES.lock().expect("no sample panics"));
     rates.sort_by(f64::total_cmp);
-    if let Some(median) = rates.get(rates.len() / 2) {
+    if let Some(median) = nearest_rank(rates.len(), 500).map(|index| rates[index]) {
         println!(
             "probe_reads/{name}/contended: writer {:.2} M writes/s (median of {} samples)",
             median / 1e6,

@@ -20,9 +20,10 @@
 //! - [`mutex_hashmap`]: `Mutex<HashMap<String, Status>>`.
 //! - [`arcswap_hashmap`]: `ArcSwap<HashMap<String, Status>>`, writers clone and store.
 //!
-//! HTTP (binary `http_probe`):
+//! HTTP (binary `http_probe`; `grpc_probe` shares [`load`]'s reporting):
 //! - [`peers`]: the servers, all bound by the caller on `127.0.0.1:0`.
-//! - [`load`]: the keep-alive client and its latency record.
+//! - [`load`]: the keep-alive client and its latency record; [`load::nearest_rank`], the
+//!   rule of every percentile both binaries print, and [`load::load_average`].
 //!
 //! The contenders use this crate's own [`Status`], not health-core's, so that they stay what a
 //! hand-written service would contain.

@@ -1,6 +1,8 @@
 //! The in-process load client: N keep-alive HTTP/1.1 connections, each sending its next request
 //! as soon as the previous response is read, for a fixed time. And [`Prober`], a
-//! kubelet-like client on blocking sockets, for the `saturated` scenario.
+//! kubelet-like client on blocking sockets, for the `saturated` scenario. And what both probe
+//! binaries report with: [`nearest_rank`], the one rule for every percentile, and
+//! [`load_average`].
 //!
 //! Every request's latency is kept (in microseconds, one `u32` each), so percentiles are exact:
 //! at loopback rates a 5-second window holds a few hundred thousand samples, a few MB at most.
@@ -199,20 +201,73 @@ impl Report {
     }
 
     /// Returns the latency in µs that `per_mille` thousandths of the requests did not exceed
-    /// (nearest rank: 500 is the median, 990 the p99), or 0 without requests.
+    /// (by [`nearest_rank`]: 500 is the median, 990 the p99), or 0 without requests.
     ///
     /// # Panics
     ///
     /// If `per_mille` is not in `1..=1000`.
     #[must_use]
     pub fn percentile(&self, per_mille: usize) -> u32 {
-        assert!(
-            (1..=1000).contains(&per_mille),
-            "per_mille {per_mille} is not in 1..=1000"
-        );
-        let rank = (self.micros.len() * per_mille).div_ceil(1000);
-        rank.checked_sub(1).map_or(0, |index| self.micros[index])
+        nearest_rank(self.micros.len(), per_mille).map_or(0, |index| self.micros[index])
     }
+}
+
+/// Returns the index, in `samples` values sorted ascending, of the value that `per_mille`
+/// thousandths of them do not exceed, by the nearest-rank rule: the ⌈`samples` ×
+/// `per_mille` / 1000⌉-th smallest. `None` without samples.
+///
+/// Every percentile the benches print is taken this way, so that `http_probe`'s and
+/// `grpc_probe`'s figures compare. The rule picks a value that was measured (never an
+/// interpolation between two), 500 is the median (the lower middle value for an even
+/// count), 1000 the maximum, and a p99 over 100 samples is the 99th value, not the
+/// slowest: one outlier in a hundred does not become the p99.
+///
+/// # Panics
+///
+/// If `per_mille` is not in `1..=1000`.
+///
+/// # Examples
+///
+/// ```
+/// use health_benches::load::nearest_rank;
+///
+/// let sorted: Vec<u32> = (1..=100).collect();
+/// let p99 = nearest_rank(sorted.len(), 990).map(|index| sorted[index]);
+/// assert_eq!(p99, Some(99));
+/// assert_eq!(nearest_rank(0, 990), None);
+/// ```
+#[must_use]
+pub fn nearest_rank(samples: usize, per_mille: usize) -> Option<usize> {
+    assert!(
+        (1..=1000).contains(&per_mille),
+        "per_mille {per_mille} is not in 1..=1000"
+    );
+    (samples * per_mille).div_ceil(1000).checked_sub(1)
+}
+
+/// Returns the machine's 1-, 5- and 15-minute load averages as `/proc/loadavg` gives them,
+/// or `?` where it is not there.
+///
+/// The probe binaries print it before and after measuring: other processes on the machine
+/// show in p99 first, and this says whether any were running.
+///
+/// # Examples
+///
+/// ```
+/// let load = health_benches::load::load_average();
+/// assert!(load == "?" || load.split(' ').count() == 3);
+/// ```
+#[must_use]
+pub fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg").map_or_else(
+        |_| "?".to_owned(),
+        |text| {
+            text.split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" ")
+        },
+    )
 }
 
 /// How a [`Prober`] connects: as the kubelet does (a new connection per probe), or over
@@ -261,21 +316,15 @@ impl Probed {
     }
 
     /// Returns the latency in µs that `per_mille` thousandths of *all* probes did not
-    /// exceed, a timed-out or failed probe counting as slower than any answer: `None`
-    /// when that rank falls on one (or nothing was sent).
+    /// exceed ([`nearest_rank`] over every probe sent), a timed-out or failed probe counting
+    /// as slower than any answer: `None` when that rank falls on one (or nothing was sent).
     ///
     /// # Panics
     ///
     /// If `per_mille` is not in `1..=1000`.
     #[must_use]
     pub fn percentile(&self, per_mille: usize) -> Option<u32> {
-        assert!(
-            (1..=1000).contains(&per_mille),
-            "per_mille {per_mille} is not in 1..=1000"
-        );
-        let rank = (self.probes() * per_mille).div_ceil(1000);
-        rank.checked_sub(1)
-            .and_then(|index| self.micros.get(index).copied())
+        nearest_rank(self.probes(), per_mille).and_then(|index| self.micros.get(index).copied())
     }
 }
 
@@ -400,7 +449,39 @@ fn probe_once(
 mod tests {
     use std::time::Duration;
 
-    use super::Report;
+    use super::{Report, nearest_rank};
+
+    #[test]
+    fn nearest_rank_takes_the_ceiling_rank() {
+        // ⌈n × p⌉-th smallest, zero-based.
+        assert_eq!(nearest_rank(100, 990), Some(98));
+        assert_eq!(nearest_rank(100, 1000), Some(99));
+        assert_eq!(nearest_rank(100, 500), Some(49));
+        assert_eq!(
+            nearest_rank(4, 500),
+            Some(1),
+            "the lower middle of an even count"
+        );
+        assert_eq!(nearest_rank(5, 500), Some(2));
+        assert_eq!(nearest_rank(10, 991), Some(9), "9.91 rounds up to the 10th");
+        assert_eq!(nearest_rank(3, 333), Some(0));
+        assert_eq!(nearest_rank(3, 334), Some(1));
+        assert_eq!(nearest_rank(1, 1), Some(0));
+        assert_eq!(nearest_rank(1, 1000), Some(0));
+        assert_eq!(nearest_rank(0, 500), None);
+    }
+
+    #[test]
+    #[should_panic(expected = "per_mille 0 is not in 1..=1000")]
+    fn nearest_rank_refuses_zero() {
+        let _ = nearest_rank(10, 0);
+    }
+
+    #[test]
+    #[should_panic(expected = "per_mille 1001 is not in 1..=1000")]
+    fn nearest_rank_refuses_more_than_all() {
+        let _ = nearest_rank(10, 1001);
+    }
 
     #[test]
     fn percentiles_use_nearest_rank() {

@@ -13,7 +13,8 @@
 //!
 //! **Check.** `h2load` (nghttp2, C) sends `grpc.health.v1.Health/Check` for `readiness`
 //! over h2c: `--conns` connections, `--streams` calls in flight on each, for `--secs`
-//! after a 1 s warm-up. Every latency is logged (`--log-file`), so p50 and p99 are exact.
+//! after a 1 s warm-up. Every latency is logged (`--log-file`), so p50 and p99 are exact
+//! (nearest rank, as `http_probe`'s).
 //! The servers, in turn, `--rounds` times:
 //! - `health-http (serve)`: `serve(..).grpc(GrpcHealth)`, health-http's one-port server,
 //!   over a registry of 8 healthy readiness checks;
@@ -43,6 +44,7 @@ use std::process::{Child, ChildStdin, Command, ExitCode, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use health_benches::load::{load_average, nearest_rank};
 use health_core::{CheckHandle, CheckSpec, Registry};
 use health_http::grpc::GrpcHealth;
 use health_http::grpc::pb::HealthCheckRequest;
@@ -320,7 +322,7 @@ fn run(options: &Options) -> Result<()> {
         .worker_threads(2)
         .enable_all()
         .build()?;
-    println!("machine load average before: {}", load_average()?);
+    println!("machine load average before: {}", load_average());
     let body = std::env::temp_dir().join(format!("grpc_probe-{}.bin", std::process::id()));
     std::fs::write(&body, frame(&check_request("readiness")))?;
     let mut latencies: Vec<Vec<u32>> = vec![Vec::new(); KINDS.len()];
@@ -335,7 +337,7 @@ fn run(options: &Options) -> Result<()> {
                 round + 1,
                 kind.label(),
                 percentile(&micros, 990),
-                load_average()?
+                load_average()
             );
             rates[index].push(rate);
             latencies[index].extend(micros);
@@ -392,17 +394,8 @@ fn run(options: &Options) -> Result<()> {
             median.join(", ")
         );
     }
-    println!("\nmachine load average after: {}", load_average()?);
+    println!("\nmachine load average after: {}", load_average());
     Ok(())
-}
-
-fn load_average() -> Result<String> {
-    let loadavg = std::fs::read_to_string("/proc/loadavg")?;
-    Ok(loadavg
-        .split_whitespace()
-        .take(3)
-        .collect::<Vec<_>>()
-        .join(" "))
 }
 
 /// A gRPC message: uncompressed flag, big-endian length, bytes.
@@ -495,12 +488,10 @@ fn h2load(options: &Options, addr: SocketAddr, body: &std::path::Path) -> Result
     Ok((rate, micros))
 }
 
-/// The `per_mille`th latency of sorted `micros`.
+/// The latency of sorted `micros` at `per_mille` ([`nearest_rank`], as `http_probe`'s), or 0
+/// without latencies.
 fn percentile(micros: &[u32], per_mille: usize) -> u32 {
-    if micros.is_empty() {
-        return 0;
-    }
-    micros[(micros.len() * per_mille / 1000).min(micros.len() - 1)]
+    nearest_rank(micros.len(), per_mille).map_or(0, |index| micros[index])
 }
 
 /// Opens `watchers` watches on `kind`, then flips three times: the memory per watcher
@@ -567,8 +558,9 @@ async fn fan_out(kind: Kind, watchers: usize) -> Result<(f64, Vec<Duration>, Vec
             times.push(at.saturating_duration_since(started));
         }
         times.sort_unstable();
+        let middle = nearest_rank(times.len(), 500).ok_or("no watchers")?;
         last.push(times[times.len() - 1]);
-        median.push(times[times.len() / 2]);
+        median.push(times[middle]);
     }
     measured.wait().await;
     for task in tasks {

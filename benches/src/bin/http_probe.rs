@@ -44,7 +44,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use health_benches::Contender;
-use health_benches::load::{Load, Report};
+use health_benches::load::{Load, Report, load_average};
 use health_benches::peers;
 use health_benches::rwlock_hashmap::RwLockHashMap;
 use health_core::{CheckHandle, CheckSpec, Registry, RegistryBuilder, Runner, Schedule};
@@ -378,19 +378,6 @@ async fn measure(peer: Peer, load: &Load) -> io::Result<Report> {
     report.map_err(|e| io::Error::other(format!("{}: {e}", peer.name())))
 }
 
-/// The 1-, 5- and 15-minute load averages, or `?` where `/proc` is not there.
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg").map_or_else(
-        |_| "?".to_owned(),
-        |text| {
-            text.split_whitespace()
-                .take(3)
-                .collect::<Vec<_>>()
-                .join(" ")
-        },
-    )
-}
-
 fn print_table(rows: &[(&str, Report)]) {
     let Some((_, floor)) = rows.first() else {
         return;
@@ -434,13 +421,13 @@ mod saturated {
     use std::time::{Duration, Instant};
 
     use health_benches::Contender as _;
-    use health_benches::load::{Connect, Probed, Prober};
+    use health_benches::load::{Connect, Probed, Prober, load_average};
     use health_benches::peers;
     use health_benches::rwlock_hashmap::RwLockHashMap;
     use health_http::{HealthService, ProbeServer};
     use tokio::runtime::Runtime;
 
-    use super::{CHECKS, healthy_registry, load_average};
+    use super::{CHECKS, healthy_registry};
 
     /// The time between the starts of two probes of one client.
     pub(super) const EVERY: Duration = Duration::from_millis(5);
