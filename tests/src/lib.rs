@@ -22,6 +22,25 @@ use tokio::time::{Instant, timeout};
 /// The kubelet's default probe timeout: every probe must answer within it.
 pub const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 
+/// How often the example's scheduled checks run: the dependency checks and, with
+/// `--postgres`, the PostgreSQL check (`#[health(interval = "2s")]` on both states).
+pub const INTERVAL: Duration = Duration::from_secs(2);
+
+/// How long one run of the example's scheduled checks may take
+/// (`#[health(timeout = "500ms")]` on both states).
+pub const TIMEOUT: Duration = Duration::from_millis(500);
+
+/// How long the example's worker heartbeat may be silent before liveness fails
+/// (`max_silence = "5s"`).
+pub const WORKER_MAX_SILENCE: Duration = Duration::from_secs(5);
+
+/// Added to a limit derived from the schedule, for a loaded CI machine: the property
+/// tested is the schedule's budget, not the machine's speed.
+pub const SLACK: Duration = Duration::from_secs(1);
+
+/// Long enough for the first check runs to finish after start ([`Service::ready`]).
+pub const SETTLE: Duration = Duration::from_secs(10);
+
 /// The token [`Service::start`] gives the example with `--details-token`, and
 /// [`Service::get`] sends: failure reasons are shown to it, withheld from others.
 pub const DETAILS_TOKEN: &str = "end-to-end-token";
@@ -144,6 +163,16 @@ impl Service {
     pub async fn admin(&self, path: &str) {
         let answer = get(&self.admin, path).await;
         assert_eq!(answer.status, 200, "admin {path}: {}", answer.body);
+    }
+
+    /// Waits (up to [`SETTLE`]) until `/readyz` answers 200, with `/livez` at 200
+    /// throughout, as [`readiness_becomes`]; returns how long it took.
+    ///
+    /// # Panics
+    ///
+    /// If the service is not ready in time, or liveness fails.
+    pub async fn ready(&self) -> Duration {
+        readiness_becomes(self, 200, SETTLE).await
     }
 
     /// Sends SIGTERM, as the kubelet does to stop a pod.
@@ -287,14 +316,17 @@ pub async fn read_answer(stream: &mut TcpStream) -> Answer {
 /// Polls `condition` every 50 ms until it holds or `limit` passes; returns how long it
 /// took. Polling is how a kubelet observes a pod, and the limit is the property tested.
 ///
+/// An async closure, so the condition may mutably borrow what it polls with (a
+/// connection of its own) or keeps (the slowest answer seen); `|| async { .. }` works too.
+///
 /// # Panics
 ///
 /// If the condition does not hold within `limit`.
-pub async fn within<F, Fut>(limit: Duration, what: &str, mut condition: F) -> Duration
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
+pub async fn within(
+    limit: Duration,
+    what: &str,
+    mut condition: impl AsyncFnMut() -> bool,
+) -> Duration {
     let start = Instant::now();
     loop {
         if condition().await {

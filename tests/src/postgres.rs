@@ -11,11 +11,14 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use sqlx::{Connection, PgConnection};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
+
+use crate::within;
 
 /// The variable that turns "no PostgreSQL" into a failure.
 pub const REQUIRE: &str = "HEALTH_REQUIRE_POSTGRES";
@@ -55,6 +58,21 @@ pub fn database_url(test: &str) -> Option<String> {
             None
         }
     }
+}
+
+/// The shared server for `test`, with connections named for it: `(admin URL, the URL to
+/// give the code under test, its application name)`, or `None` (reported skipped) when
+/// `DATABASE_URL` is not set. The name is [`unique`] for `prefix`.
+///
+/// # Panics
+///
+/// As [`skip`].
+#[must_use]
+pub fn server(test: &str, prefix: &str) -> Option<(String, String, String)> {
+    let admin = database_url(test)?;
+    let name = unique(prefix);
+    let url = with_application_name(&admin, &name);
+    Some((admin, url, name))
 }
 
 /// Returns `url` with `application_name` set to `name`, so that a test finds its own
@@ -144,15 +162,19 @@ pub async fn execute(url: &str, sql: &str) {
     let _ = connection.close().await;
 }
 
+/// How long [`wait_active`] and [`terminate`] wait for the server to catch up.
+const SERVER_LIMIT: Duration = Duration::from_secs(10);
+
 /// Completes once a connection named `application_name` is running `query` on the
 /// server.
 ///
 /// # Panics
 ///
-/// If the server cannot be queried.
+/// If the server cannot be queried, or nothing runs `query` within 10 s.
 pub async fn wait_active(url: &str, application_name: &str, query: &str) {
     let mut connection = connect(url).await;
-    loop {
+    let what = format!("{application_name} running {query:?} in pg_stat_activity");
+    within(SERVER_LIMIT, &what, async || {
         let running: i64 = sqlx::query_scalar(
             "SELECT count(*) FROM pg_stat_activity \
              WHERE application_name = $1 AND state = 'active' AND query = $2",
@@ -162,11 +184,9 @@ pub async fn wait_active(url: &str, application_name: &str, query: &str) {
         .fetch_one(&mut connection)
         .await
         .expect("pg_stat_activity is readable");
-        if running > 0 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+        running > 0
+    })
+    .await;
     let _ = connection.close().await;
 }
 
@@ -187,23 +207,17 @@ pub async fn terminate(url: &str, application_name: &str) -> Vec<i32> {
         .await
         .expect("pg_terminate_backend runs");
     // `pg_terminate_backend` only signals: wait for the processes to leave.
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
+    let what = format!("terminated backends {killed:?} gone");
+    within(SERVER_LIMIT, &what, async || {
         let alive: i64 =
             sqlx::query_scalar("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY($1)")
                 .bind(&killed)
                 .fetch_one(&mut connection)
                 .await
                 .expect("pg_stat_activity is readable");
-        if alive == 0 {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "terminated backends {killed:?} still there after 10 s"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+        alive == 0
+    })
+    .await;
     let _ = connection.close().await;
     killed
 }

@@ -9,16 +9,8 @@
 #![allow(clippy::float_cmp)]
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
-use health_tests::{Service, within};
-
-const INTERVAL: Duration = Duration::from_secs(2);
-const TIMEOUT: Duration = Duration::from_millis(500);
-const SLACK: Duration = Duration::from_secs(1);
-const MAX_SILENCE: Duration = Duration::from_secs(5);
-/// Long enough for the first check run to finish after start.
-const SETTLE: Duration = Duration::from_secs(10);
+use health_tests::{INTERVAL, SLACK, Service, TIMEOUT, WORKER_MAX_SILENCE, within};
 
 /// One scrape: each sample line's series (`name{labels}`) → value, and the name of the
 /// dependency's check (`dependency`, or `dependency.0` with one check per dependency).
@@ -111,10 +103,7 @@ impl Scrape {
 #[tokio::test]
 async fn metrics_show_every_family_and_follow_the_admin_routes() {
     let service = Service::start(&["--warmup", "0s"]).await;
-    within(SETTLE, "ready after start", || async {
-        service.get("/readyz").await.status == 200
-    })
-    .await;
+    service.ready().await;
 
     let start = Scrape::of(&service).await;
     assert_eq!(
@@ -192,7 +181,7 @@ async fn metrics_show_every_family_and_follow_the_admin_routes() {
     .await;
 
     service.admin("/worker/stall").await;
-    within(MAX_SILENCE + 2 * SLACK, "liveness fails", || async {
+    within(WORKER_MAX_SILENCE + 2 * SLACK, "liveness fails", || async {
         let now = Scrape::of(&service).await;
         now.probe("liveness") == 0.0 && now.status("worker", "unhealthy") == 1.0
     })

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use health_core::{Check, HealthCheck, Outcome, PgCheck, Probe, Report, Runner, Status};
 use health_tests::postgres::{
-    self, Cluster, PASSWORD_ROLE, StallingProxy, backends, terminate, unique, with_application_name,
+    self, Cluster, PASSWORD_ROLE, StallingProxy, backends, terminate, with_application_name,
 };
 use health_tests::within;
 
@@ -125,18 +125,8 @@ async fn run<C: Check>(check: &C) -> Report {
         .expect("a check run never waits")
 }
 
-/// The shared server for `test`, with connections named for it: `(admin URL, pool URL,
-/// application name)`.
-fn server(test: &str) -> Option<(String, String, String)> {
-    let admin = postgres::database_url(test)?;
-    // Short: the server keeps 63 bytes of a name.
-    let name = unique("health-test");
-    let url = with_application_name(&admin, &name);
-    Some((admin, url, name))
-}
-
 async fn healthy_run_opens_then_reuses_one_connection<P: Backend>(test: &str) {
-    let Some((admin, url, name)) = server(test) else {
+    let Some((admin, url, name)) = postgres::server(test, "health-test") else {
         return;
     };
     let pool = P::pool(&url, 3);
@@ -180,7 +170,7 @@ struct AppState<P: Backend> {
 }
 
 async fn the_pool_on_a_derived_state_as_it_is<P: Backend>(test: &str) {
-    let Some((_, url, _)) = server(test) else {
+    let Some((_, url, _)) = postgres::server(test, "health-test") else {
         return;
     };
     let state = Arc::new(AppState {
@@ -194,7 +184,7 @@ async fn the_pool_on_a_derived_state_as_it_is<P: Backend>(test: &str) {
 }
 
 async fn custom_query_runs_on_the_simple_protocol<P: Backend>(test: &str) {
-    let Some((_, url, _)) = server(test) else {
+    let Some((_, url, _)) = postgres::server(test, "health-test") else {
         return;
     };
     // The extended protocol (prepared statements) refuses two statements in one query.
@@ -204,7 +194,7 @@ async fn custom_query_runs_on_the_simple_protocol<P: Backend>(test: &str) {
 }
 
 async fn query_error_names_it_and_drops_the_connection<P: Backend>(test: &str) {
-    let Some((_, url, _)) = server(test) else {
+    let Some((_, url, _)) = postgres::server(test, "health-test") else {
         return;
     };
     let pool = P::pool(&url, 2);
@@ -220,7 +210,7 @@ async fn query_error_names_it_and_drops_the_connection<P: Backend>(test: &str) {
 }
 
 async fn full_pool_is_degraded_without_waiting<P: Backend>(test: &str) {
-    let Some((_, url, _)) = server(test) else {
+    let Some((_, url, _)) = postgres::server(test, "health-test") else {
         return;
     };
     let pool = P::pool(&url, 2);
@@ -238,7 +228,7 @@ async fn full_pool_is_degraded_without_waiting<P: Backend>(test: &str) {
 }
 
 async fn pool_with_room_grows<P: Backend>(test: &str) {
-    let Some((admin, url, name)) = server(test) else {
+    let Some((admin, url, name)) = postgres::server(test, "health-test") else {
         return;
     };
     let pool = P::pool(&url, 2);
@@ -252,7 +242,7 @@ async fn pool_with_room_grows<P: Backend>(test: &str) {
 }
 
 async fn connection_abandoned_mid_query_is_dropped<P: Backend>(test: &str) {
-    let Some((admin, url, name)) = server(test) else {
+    let Some((admin, url, name)) = postgres::server(test, "health-test") else {
         return;
     };
     let pool = P::pool(&url, 2);
@@ -287,7 +277,7 @@ async fn connection_abandoned_mid_query_is_dropped<P: Backend>(test: &str) {
 }
 
 async fn dead_idle_connection_is_replaced_in_the_same_run<P: Backend>(test: &str) {
-    let Some((admin, url, name)) = server(test) else {
+    let Some((admin, url, name)) = postgres::server(test, "health-test") else {
         return;
     };
     let pool = P::pool(&url, 3);
@@ -350,7 +340,7 @@ async fn wrong_password_is_an_authentication_failure<P: Backend>(test: &str) {
 }
 
 async fn stalled_server_leaves_no_half_used_connection<P: Backend>(test: &str) {
-    let Some((admin, _, name)) = server(test) else {
+    let Some((admin, _, name)) = postgres::server(test, "health-test") else {
         return;
     };
     let proxy = StallingProxy::start(postgres::server_addr(&admin).await).await;
@@ -379,7 +369,9 @@ async fn stalled_server_leaves_no_half_used_connection<P: Backend>(test: &str) {
 /// deadpool counts the tasks waiting for a connection; sqlx does not.
 #[tokio::test]
 async fn deadpool_full_pool_counts_its_waiters() {
-    let Some((_, url, _)) = server("deadpool_full_pool_counts_its_waiters") else {
+    let Some((_, url, _)) =
+        postgres::server("deadpool_full_pool_counts_its_waiters", "health-test")
+    else {
         return;
     };
     let pool = <deadpool_postgres::Pool as Backend>::pool(&url, 1);

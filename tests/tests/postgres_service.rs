@@ -14,35 +14,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use health_tests::postgres::{
-    self, Activity, Cluster, StallingProxy, backends, terminate, unique, with_application_name,
+    self, Activity, Cluster, StallingProxy, backends, terminate, with_application_name,
 };
 use health_tests::{
-    Service, readiness_becomes, run_example, storm, times_out_while_probes_answer, within,
+    INTERVAL, SLACK, Service, TIMEOUT, readiness_becomes, run_example, storm,
+    times_out_while_probes_answer, within,
 };
-
-const INTERVAL: Duration = Duration::from_secs(2);
-const TIMEOUT: Duration = Duration::from_millis(500);
-const SLACK: Duration = Duration::from_secs(1);
-/// Long enough for the first check runs to finish after start.
-const SETTLE: Duration = Duration::from_secs(10);
-
-/// The shared server for `test`: `(admin URL, the service's URL, application name)`.
-fn server(test: &str) -> Option<(String, String, String)> {
-    let admin = postgres::database_url(test)?;
-    let name = unique("health-service");
-    let url = with_application_name(&admin, &name);
-    Some((admin, url, name))
-}
 
 async fn start(url: &str) -> Service {
     Service::start(&["--warmup", "0s", "--postgres", url]).await
-}
-
-async fn ready(service: &Service) -> Duration {
-    within(SETTLE, "ready after start", || async {
-        service.get("/readyz").await.status == 200
-    })
-    .await
 }
 
 /// Prints a scenario's measured time (visible with `--nocapture`).
@@ -52,11 +32,14 @@ fn observed(what: &str, took: Duration) {
 
 #[tokio::test]
 async fn ready_with_round_trip_and_pool_in_health_json() {
-    let Some((admin, url, name)) = server("ready_with_round_trip_and_pool_in_health_json") else {
+    let Some((admin, url, name)) = postgres::server(
+        "ready_with_round_trip_and_pool_in_health_json",
+        "health-service",
+    ) else {
         return;
     };
     let service = start(&url).await;
-    observed("ready", ready(&service).await);
+    observed("ready", service.ready().await);
     let answer = service.get_json("/readyz").await;
     assert_eq!(answer.status, 200);
     for part in [
@@ -82,7 +65,7 @@ async fn stopped_server_fails_readiness_not_liveness_and_recovers() {
         return;
     };
     let service = start(&cluster.url()).await;
-    ready(&service).await;
+    service.ready().await;
 
     cluster.stop().await;
     let took = readiness_becomes(&service, 503, INTERVAL + TIMEOUT + SLACK).await;
@@ -107,11 +90,13 @@ async fn stopped_server_fails_readiness_not_liveness_and_recovers() {
 
 #[tokio::test]
 async fn held_pool_is_degraded_ready_with_warn() {
-    let Some((_, url, _)) = server("held_pool_is_degraded_ready_with_warn") else {
+    let Some((_, url, _)) =
+        postgres::server("held_pool_is_degraded_ready_with_warn", "health-service")
+    else {
         return;
     };
     let service = start(&url).await;
-    ready(&service).await;
+    service.ready().await;
 
     service.admin("/postgres/hold").await;
     // Degraded is the check's own verdict, reached before its deadline: a check that
@@ -168,7 +153,10 @@ async fn held_pool_is_degraded_ready_with_warn() {
 
 #[tokio::test]
 async fn stalled_server_times_out_and_probes_still_answer() {
-    let Some((admin, _, name)) = server("stalled_server_times_out_and_probes_still_answer") else {
+    let Some((admin, _, name)) = postgres::server(
+        "stalled_server_times_out_and_probes_still_answer",
+        "health-service",
+    ) else {
         return;
     };
     let proxy = StallingProxy::start(postgres::server_addr(&admin).await).await;
@@ -177,7 +165,7 @@ async fn stalled_server_times_out_and_probes_still_answer() {
         &name,
     );
     let service = start(&url).await;
-    ready(&service).await;
+    service.ready().await;
 
     proxy.stall();
     let took =
@@ -201,42 +189,48 @@ async fn stalled_server_times_out_and_probes_still_answer() {
 
 #[tokio::test]
 async fn killed_backend_is_replaced_by_the_next_run() {
-    let Some((admin, url, name)) = server("killed_backend_is_replaced_by_the_next_run") else {
+    let Some((admin, url, name)) = postgres::server(
+        "killed_backend_is_replaced_by_the_next_run",
+        "health-service",
+    ) else {
         return;
     };
     let service = start(&url).await;
-    ready(&service).await;
+    service.ready().await;
     let killed = terminate(&admin, &name).await;
     assert_eq!(killed.len(), 1, "the check's pooled connection");
 
-    let activity = tokio::sync::Mutex::new(Activity::connect(&admin).await);
+    let mut activity = Activity::connect(&admin).await;
     let took = within(
         INTERVAL + TIMEOUT + SLACK,
         "a new connection replaces it",
-        || async {
+        async || {
             let verbose = service.get("/readyz?verbose").await.body;
             assert!(
                 !verbose.contains("connection lost"),
                 "the dead connection failed a run: {verbose}"
             );
-            let now = activity.lock().await.backends(&name).await;
+            let now = activity.backends(&name).await;
             !now.is_empty() && now.iter().all(|pid| !killed.contains(pid))
         },
     )
     .await;
     observed("backend killed: replaced", took);
-    activity.into_inner().close().await;
+    activity.close().await;
     let verbose = service.get("/readyz?verbose").await;
     assert!(verbose.body.contains("[+]postgres ok"), "{}", verbose.body);
 }
 
 #[tokio::test]
 async fn probe_storm_opens_no_database_connections() {
-    let Some((admin, url, name)) = server("probe_storm_opens_no_database_connections") else {
+    let Some((admin, url, name)) = postgres::server(
+        "probe_storm_opens_no_database_connections",
+        "health-service",
+    ) else {
         return;
     };
     let service = start(&url).await;
-    ready(&service).await;
+    service.ready().await;
     let before = backends(&admin, &name).await;
     assert_eq!(before.len(), 1, "the check's one pooled connection");
 

@@ -5,42 +5,28 @@
 //! 2 s without a tick. Each limit below is that budget plus a second of slack for a
 //! loaded CI machine.
 
-use std::cell::{Cell, RefCell};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use health_tests::{
-    DETAILS_TOKEN, PROBE_TIMEOUT, Service, get, get_with, read_answer, readiness_becomes, storm,
-    times_out_while_probes_answer, within,
+    DETAILS_TOKEN, INTERVAL, PROBE_TIMEOUT, SETTLE, SLACK, Service, TIMEOUT, WORKER_MAX_SILENCE,
+    get, get_with, read_answer, readiness_becomes, storm, times_out_while_probes_answer, within,
 };
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Instant;
 
-const INTERVAL: Duration = Duration::from_secs(2);
-const TIMEOUT: Duration = Duration::from_millis(500);
-const SLACK: Duration = Duration::from_secs(1);
-const MAX_SILENCE: Duration = Duration::from_secs(5);
 /// The worker beats every second, so the last beat before a stall is at most 1 s old:
-/// liveness may fail no sooner than `MAX_SILENCE` − 1 s after the stall.
+/// liveness may fail no sooner than `WORKER_MAX_SILENCE` − 1 s after the stall.
 const EARLIEST_LIVENESS_FAILURE: Duration = Duration::from_secs(4);
-/// Long enough for the first check run to finish after start.
-const SETTLE: Duration = Duration::from_secs(10);
 /// The example's `RuntimeStall`: liveness fails after this long without a tick.
 const STALL_MAX_SILENCE: Duration = Duration::from_secs(2);
-
-async fn ready(service: &Service) {
-    within(SETTLE, "ready after start", || async {
-        service.get("/readyz").await.status == 200
-    })
-    .await;
-}
 
 #[tokio::test]
 async fn dependency_killed_fails_readiness_not_liveness_and_recovers() {
     let service = Service::start(&["--warmup", "0s"]).await;
-    ready(&service).await;
+    service.ready().await;
 
     service.admin("/dependency/down").await;
     readiness_becomes(&service, 503, INTERVAL + TIMEOUT + SLACK).await;
@@ -59,7 +45,7 @@ async fn dependency_killed_fails_readiness_not_liveness_and_recovers() {
 #[tokio::test]
 async fn hung_dependency_times_out_and_probes_still_answer() {
     let service = Service::start(&["--warmup", "0s"]).await;
-    ready(&service).await;
+    service.ready().await;
 
     service.admin("/dependency/hang").await;
     times_out_while_probes_answer(&service, "dependency.0", INTERVAL + TIMEOUT + SLACK).await;
@@ -69,10 +55,10 @@ async fn hung_dependency_times_out_and_probes_still_answer() {
 #[tokio::test]
 async fn stalled_worker_fails_liveness_only() {
     let service = Service::start(&["--warmup", "0s"]).await;
-    ready(&service).await;
+    service.ready().await;
 
     service.admin("/worker/stall").await;
-    let took = within(MAX_SILENCE + 2 * SLACK, "liveness fails", || async {
+    let took = within(WORKER_MAX_SILENCE + 2 * SLACK, "liveness fails", || async {
         assert_eq!(
             service.get("/readyz").await.status,
             200,
@@ -102,16 +88,11 @@ async fn stalled_worker_fails_liveness_only() {
 #[tokio::test]
 async fn stopped_runner_fails_readiness_as_stale() {
     let service = Service::start(&["--warmup", "0s"]).await;
-    ready(&service).await;
+    service.ready().await;
 
     service.admin("/runner/stop").await;
     // max_age defaults to interval + timeout + 1 s slack.
-    within(
-        INTERVAL + TIMEOUT + 2 * SLACK,
-        "readiness fails as stale",
-        || async { service.get("/readyz").await.status == 503 },
-    )
-    .await;
+    readiness_becomes(&service, 503, INTERVAL + TIMEOUT + 2 * SLACK).await;
     let verbose = service.get("/readyz?verbose").await;
     assert!(
         verbose
@@ -127,7 +108,7 @@ async fn stopped_runner_fails_readiness_as_stale() {
 async fn sigterm_drains_then_exits_zero() {
     let drain = Duration::from_secs(2);
     let mut service = Service::start(&["--warmup", "0s", "--drain", "2s"]).await;
-    ready(&service).await;
+    service.ready().await;
     // A client already connected, as a load balancer's keep-alive connection would be.
     let mut kept = TcpStream::connect(&service.addr).await.unwrap();
 
@@ -170,7 +151,7 @@ async fn probe_storm_adds_no_dependency_connections() {
         }
     });
     let service = Service::start(&["--warmup", "0s", "--dependency", &dependency]).await;
-    ready(&service).await;
+    service.ready().await;
 
     let before = accepts.load(Ordering::SeqCst);
     let elapsed = storm(&service.addr, "/readyz", 16, 100, 200).await;
@@ -243,7 +224,7 @@ async fn startup_gates_readiness_until_warm_up_finishes() {
         startup == 200
     })
     .await;
-    ready(&service).await;
+    service.ready().await;
 }
 
 #[tokio::test]
@@ -287,34 +268,31 @@ async fn bad_flags_are_clear_errors_with_exit_code_2() {
 async fn blocked_runtime_fails_liveness_with_the_stall_while_probes_keep_answering() {
     const BLOCK: Duration = Duration::from_secs(4);
     let service = Service::start(&["--warmup", "0s"]).await;
-    ready(&service).await;
+    service.ready().await;
 
     service.admin("/runtime/block?secs=4").await;
     let blocked = Instant::now();
-    let slowest = Cell::new(Duration::ZERO);
-    let stalled = RefCell::new(None);
+    let mut slowest = Duration::ZERO;
+    let mut stalled = None;
     // Every `get` below panics if its answer takes longer than PROBE_TIMEOUT.
     let failed_after = within(
         STALL_MAX_SILENCE + SLACK,
         "liveness fails as stalled",
-        || {
-            let (service, slowest, stalled) = (&service, &slowest, &stalled);
-            async move {
-                let asked = Instant::now();
-                let live = service.get("/livez").await;
-                slowest.set(slowest.get().max(asked.elapsed()));
-                let asked = Instant::now();
-                let _ = service.get("/readyz").await;
-                slowest.set(slowest.get().max(asked.elapsed()));
-                if live.status == 503 {
-                    // Read at once, while the block lasts.
-                    let verbose = service.get("/livez?verbose").await;
-                    let json = service.get_json("/livez").await;
-                    let readiness = service.get("/readyz?verbose").await;
-                    *stalled.borrow_mut() = Some((verbose, json, readiness));
-                }
-                live.status == 503
+        async || {
+            let asked = Instant::now();
+            let live = service.get("/livez").await;
+            slowest = slowest.max(asked.elapsed());
+            let asked = Instant::now();
+            let _ = service.get("/readyz").await;
+            slowest = slowest.max(asked.elapsed());
+            if live.status == 503 {
+                // Read at once, while the block lasts.
+                let verbose = service.get("/livez?verbose").await;
+                let json = service.get_json("/livez").await;
+                let readiness = service.get("/readyz?verbose").await;
+                stalled = Some((verbose, json, readiness));
             }
+            live.status == 503
         },
     )
     .await;
@@ -323,8 +301,7 @@ async fn blocked_runtime_fails_liveness_with_the_stall_while_probes_keep_answeri
         failed_after + Duration::from_millis(500) >= STALL_MAX_SILENCE,
         "liveness failed {failed_after:?} into the block, before max_silence"
     );
-    let slowest = slowest.get();
-    let (verbose, json, readiness) = stalled.into_inner().expect("read while stalled");
+    let (verbose, json, readiness) = stalled.expect("read while stalled");
     assert!(
         verbose
             .body
@@ -365,10 +342,7 @@ async fn blocked_runtime_fails_liveness_with_the_stall_while_probes_keep_answeri
         "runtime blocked {BLOCK:?}: liveness 503 after {failed_after:?}, 200 again after \
          {back_after:?}; slowest probe while blocked {slowest:?}"
     );
-    within(SETTLE, "ready again after the block", || async {
-        service.get("/readyz").await.status == 200
-    })
-    .await;
+    service.ready().await;
 }
 
 /// Failure reasons are shown for the token, not for an address: every test client is
@@ -376,12 +350,9 @@ async fn blocked_runtime_fails_liveness_with_the_stall_while_probes_keep_answeri
 #[tokio::test]
 async fn reasons_need_the_token_not_a_loopback_address() {
     let service = Service::start(&["--warmup", "0s"]).await;
-    ready(&service).await;
+    service.ready().await;
     service.admin("/dependency/down").await;
-    within(INTERVAL + TIMEOUT + SLACK, "readiness fails", || async {
-        service.get("/readyz").await.status == 503
-    })
-    .await;
+    readiness_becomes(&service, 503, INTERVAL + TIMEOUT + SLACK).await;
     let anonymous = get(&service.addr, "/readyz?verbose").await;
     assert!(
         anonymous
@@ -416,7 +387,7 @@ async fn grpc_health_on_the_probe_port() {
     use health_http::grpc::pb::health_client::HealthClient;
 
     let service = Service::start(&["--warmup", "0s"]).await;
-    ready(&service).await;
+    service.ready().await;
     let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{}", service.addr))
         .unwrap()
         .timeout(PROBE_TIMEOUT);
