@@ -8,6 +8,7 @@
 #   DATABASE_URL       postgres://postgres@127.0.0.1:PORT/postgres
 #   HEALTH_PG_BIN      the directory of initdb and pg_ctl (tests start private clusters
 #                      from it for scenarios that stop the server)
+#   HEALTH_PG_USER     as root only: `postgres`, the user those programs must run as
 # The cluster stops, and its directory goes, when the shell that sourced this exits (an
 # EXIT trap), or on `health_postgres_stop`. As root, the server runs as the `postgres`
 # user: initdb refuses root.
@@ -70,6 +71,11 @@ health_postgres_start() {
     { cat "$dir/log" >&2; health_postgres_fail "the server did not start"; return 1; }
   HEALTH_PG_DIR=$dir
   export HEALTH_PG_BIN=$bin
+  if [ "$(id -u)" = 0 ]; then
+    export HEALTH_PG_USER=postgres
+  else
+    unset HEALTH_PG_USER
+  fi
   export DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres"
   trap health_postgres_stop EXIT
   echo "scripts/postgres.sh: PostgreSQL $("$bin/postgres" --version | awk '{print $3}') on 127.0.0.1:$port ($dir); DATABASE_URL exported" >&2

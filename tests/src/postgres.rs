@@ -8,8 +8,7 @@
 
 use std::io::Write as _;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -222,56 +221,13 @@ pub async fn terminate(url: &str, application_name: &str) -> Vec<i32> {
     killed
 }
 
-/// Where the PostgreSQL programs are: `HEALTH_PG_BIN`, `pg_config --bindir`, or the newest
-/// `/usr/lib/postgresql/*/bin` (Debian's layout, not on `PATH`).
-fn bin_dir() -> Option<PathBuf> {
-    let has_initdb = |dir: &Path| dir.join("initdb").is_file() && dir.join("pg_ctl").is_file();
-    if let Some(dir) = std::env::var_os("HEALTH_PG_BIN").map(PathBuf::from) {
-        return has_initdb(&dir).then_some(dir);
-    }
-    let from_pg_config = std::process::Command::new("pg_config")
-        .arg("--bindir")
-        .output()
-        .ok()
-        .map(|output| PathBuf::from(String::from_utf8_lossy(&output.stdout).trim()));
-    if let Some(dir) = from_pg_config.filter(|dir| has_initdb(dir)) {
-        return Some(dir);
-    }
-    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
-        .ok()?
-        .filter_map(|entry| {
-            let entry = entry.ok()?;
-            let version = entry.file_name().to_str()?.parse().ok()?;
-            Some((version, entry.path().join("bin")))
-        })
-        .filter(|(_, dir)| has_initdb(dir))
-        .collect();
-    versions.sort();
-    versions.pop().map(|(_, dir)| dir)
-}
+/// The directory of `initdb` and `pg_ctl`, for private clusters: exported by
+/// `scripts/postgres.sh`, which finds the programs (and installs them if need be).
+const BIN: &str = "HEALTH_PG_BIN";
 
-/// `true` when running as root: the server must then run as `postgres` (initdb refuses
-/// root).
-fn is_root() -> bool {
-    static ROOT: OnceLock<bool> = OnceLock::new();
-    *ROOT.get_or_init(|| {
-        std::process::Command::new("id")
-            .arg("-u")
-            .output()
-            .is_ok_and(|output| output.stdout.trim_ascii() == b"0")
-    })
-}
-
-/// `program args…`, as `postgres` when root.
-fn as_server_user(program: &Path) -> std::process::Command {
-    if is_root() {
-        let mut command = std::process::Command::new("runuser");
-        command.args(["-u", "postgres", "--"]).arg(program);
-        command
-    } else {
-        std::process::Command::new(program)
-    }
-}
+/// The user private clusters' programs run as, when set: `scripts/postgres.sh` exports
+/// `postgres` when run as root, since initdb refuses root.
+const SERVER_USER: &str = "HEALTH_PG_USER";
 
 /// A private PostgreSQL cluster, for a scenario that stops its server: in a temporary
 /// directory, on a free loopback port, trust authentication except for
@@ -279,40 +235,51 @@ fn as_server_user(program: &Path) -> std::process::Command {
 #[derive(Debug)]
 pub struct Cluster {
     bin: PathBuf,
+    user: Option<String>,
     dir: PathBuf,
     port: u16,
 }
 
 impl Cluster {
-    /// Initialises and starts a cluster, or reports `test` skipped when the PostgreSQL
-    /// programs are not installed.
+    /// Initialises and starts a cluster with the programs in `HEALTH_PG_BIN`, or reports
+    /// `test` skipped when it is not set.
     ///
     /// # Panics
     ///
     /// If initdb or the server fails, or when skipping is forbidden.
     pub async fn start(test: &str) -> Option<Cluster> {
-        let Some(bin) = bin_dir() else {
+        let Some(bin) = std::env::var_os(BIN).filter(|bin| !bin.is_empty()) else {
             skip(
                 test,
-                "no PostgreSQL programs (initdb, pg_ctl) for a private cluster",
+                &format!("{BIN} (initdb and pg_ctl, for a private cluster) is not set"),
             );
             return None;
         };
+        let user = std::env::var(SERVER_USER)
+            .ok()
+            .filter(|user| !user.is_empty());
         let dir = std::env::temp_dir().join(unique("health-pg"));
         std::fs::create_dir(&dir).expect("a temporary directory");
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|listener| listener.local_addr())
             .expect("a free port")
             .port();
-        let cluster = Cluster { bin, dir, port };
-        let (bin, dir) = (cluster.bin.clone(), cluster.dir.clone());
+        let cluster = Cluster {
+            bin: PathBuf::from(bin),
+            user,
+            dir,
+            port,
+        };
+        let mut initdb = cluster.as_server_user("initdb");
+        let (user, dir) = (cluster.user.clone(), cluster.dir.clone());
         tokio::task::spawn_blocking(move || {
-            if is_root() {
+            if let Some(user) = user {
+                // `user:`: the user and its login group.
                 run(std::process::Command::new("chown")
-                    .arg("postgres:postgres")
+                    .arg(format!("{user}:"))
                     .arg(&dir));
             }
-            run(as_server_user(&bin.join("initdb"))
+            run(initdb
                 .arg("-D")
                 .arg(dir.join("data"))
                 .args(["-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"]));
@@ -375,9 +342,21 @@ impl Cluster {
     }
 
     fn pg_ctl(&self, args: &[&str]) -> std::process::Command {
-        let mut command = as_server_user(&self.bin.join("pg_ctl"));
+        let mut command = self.as_server_user("pg_ctl");
         command.arg("-D").arg(self.dir.join("data")).args(args);
         command
+    }
+
+    /// The PostgreSQL program `name`, run as the server's user.
+    fn as_server_user(&self, name: &str) -> std::process::Command {
+        let program = self.bin.join(name);
+        if let Some(user) = &self.user {
+            let mut command = std::process::Command::new("runuser");
+            command.args(["-u", user, "--"]).arg(program);
+            command
+        } else {
+            std::process::Command::new(program)
+        }
     }
 }
 
@@ -393,7 +372,9 @@ impl Drop for Cluster {
 }
 
 fn run(command: &mut std::process::Command) {
-    let output = command.output().expect("the command starts");
+    let output = command
+        .output()
+        .unwrap_or_else(|err| panic!("{command:?} did not start: {err}"));
     assert!(
         output.status.success(),
         "{command:?} failed: {}{}",

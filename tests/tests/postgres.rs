@@ -312,8 +312,11 @@ async fn refused_connection_names_the_address_not_the_password<P: Backend>(_: &s
     }
 }
 
-async fn wrong_password_is_an_authentication_failure<P: Backend>(test: &str) {
-    let Some(cluster) = Cluster::start(test).await else {
+/// For each backend, against one private cluster: initdb and a server start cost more
+/// than the test itself.
+#[tokio::test]
+async fn wrong_password_is_an_authentication_failure() {
+    let Some(cluster) = Cluster::start("wrong_password_is_an_authentication_failure").await else {
         return;
     };
     postgres::execute(
@@ -327,16 +330,23 @@ async fn wrong_password_is_an_authentication_failure<P: Backend>(test: &str) {
             cluster.port()
         )
     };
-    let report = run(&P::pool(&url("wrong-pw-7"), 2)).await;
-    assert_eq!(report.status(), Status::Unhealthy);
+    authentication::<sqlx::PgPool>(&url("wrong-pw-7"), &url("right-pw-7")).await;
+    authentication::<deadpool_postgres::Pool>(&url("wrong-pw-7"), &url("right-pw-7")).await;
+}
+
+async fn authentication<P: Backend>(wrong: &str, right: &str) {
+    let backend = std::any::type_name::<P>();
+    let report = run(&P::pool(wrong, 2)).await;
+    assert_eq!(report.status(), Status::Unhealthy, "{backend}: {report:?}");
     assert_eq!(
         report.reason(),
         Some(&*format!(
             r#"authentication failed: password authentication failed for user "{PASSWORD_ROLE}" (SQLSTATE 28P01)"#
-        ))
+        )),
+        "{backend}"
     );
-    let report = run(&P::pool(&url("right-pw-7"), 2)).await;
-    assert_eq!(report.status(), Status::Healthy, "{report:?}");
+    let report = run(&P::pool(right, 2)).await;
+    assert_eq!(report.status(), Status::Healthy, "{backend}: {report:?}");
 }
 
 async fn stalled_server_leaves_no_half_used_connection<P: Backend>(test: &str) {
@@ -427,6 +437,5 @@ for_each_backend!(
     connection_abandoned_mid_query_is_dropped,
     dead_idle_connection_is_replaced_in_the_same_run,
     refused_connection_names_the_address_not_the_password,
-    wrong_password_is_an_authentication_failure,
     stalled_server_leaves_no_half_used_connection,
 );
