@@ -319,11 +319,7 @@ impl GrpcHealthBuilder {
     /// ```
     pub fn build(self) -> Result<GrpcHealth, NameError> {
         let names = Names::new(&self.registry, &self.aliases)?;
-        let initial = names
-            .targets()
-            .iter()
-            .map(|target| target.status(&self.registry));
-        let watchers = Watchers::new(initial, self.max_watches);
+        let watchers = Watchers::new(names.targets().len(), self.max_watches);
         let shared = Arc::new_cyclic(|me| Shared {
             registry: self.registry,
             names,

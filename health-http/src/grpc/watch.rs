@@ -48,8 +48,12 @@ pub(crate) struct Watchers {
 }
 
 impl Watchers {
-    pub(crate) fn new(initial: impl Iterator<Item = ServingStatus>, max: usize) -> Watchers {
-        let senders = initial
+    /// The watch side of `targets` targets, with at most `max` watches open.
+    pub(crate) fn new(targets: usize, max: usize) -> Watchers {
+        // A target's first value is never seen: `open_watch` publishes the status now
+        // before it subscribes, and the hub publishes only targets that have receivers.
+        // So no status need be read here; `UNKNOWN` only fills the slot.
+        let senders = std::iter::repeat_n(ServingStatus::Unknown, targets)
             .chain([ServingStatus::ServiceUnknown])
             .map(|status| watch::Sender::new(Published::Status(status)))
             .collect();
