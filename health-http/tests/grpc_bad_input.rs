@@ -65,6 +65,7 @@ fn check_request(service: &str) -> Vec<u8> {
 #[derive(Debug)]
 struct Answer {
     status: u16,
+    headers: http::HeaderMap,
     /// From the headers (a trailers-only answer) or the trailers.
     grpc_status: Option<String>,
     body: Bytes,
@@ -95,6 +96,7 @@ async fn h2(
         let _ = stream.send_data(body.into(), true);
         let response = response.await.unwrap();
         let status = response.status().as_u16();
+        let headers = response.headers().clone();
         let mut grpc_status = response
             .headers()
             .get("grpc-status")
@@ -113,6 +115,7 @@ async fn h2(
         }
         Answer {
             status,
+            headers,
             grpc_status,
             body: bytes.into(),
         }
@@ -125,6 +128,23 @@ const GRPC: (&str, &str) = ("content-type", "application/grpc");
 /// One malformed gRPC call: its name, path, body, headers and the `grpc-status` due.
 type Call<'a> = (&'a str, &'a str, Vec<u8>, &'a [(&'a str, &'a str)], &'a str);
 
+/// Checks that an HTTP answer of the gRPC service has the headers of every other plain
+/// answer of the server: text, its length, never cached, never sniffed.
+fn assert_plain(answer: &Answer) {
+    let headers = &answer.headers;
+    assert_eq!(
+        headers["content-type"], "text/plain; charset=utf-8",
+        "{answer:?}"
+    );
+    assert_eq!(
+        headers["content-length"],
+        answer.body.len().to_string().as_str(),
+        "{answer:?}"
+    );
+    assert_eq!(headers["cache-control"], "no-store", "{answer:?}");
+    assert_eq!(headers["x-content-type-options"], "nosniff", "{answer:?}");
+}
+
 /// Requests that reach the gRPC service but are not gRPC, or not well-formed gRPC.
 #[allow(clippy::too_many_lines, reason = "one table of cases")]
 async fn bad_requests(host: Host) {
@@ -136,6 +156,8 @@ async fn bad_requests(host: Host) {
     // Not gRPC at all: HTTP answers, so no HTTP/2 client can read them as success.
     let answer = h2(addr, Method::GET, CHECK, &[GRPC], Vec::new()).await;
     assert_eq!(answer.status, 405, "{answer:?}");
+    assert_eq!(answer.headers["allow"], "POST");
+    assert_plain(&answer);
     for content_type in [
         "application/json",
         "text/plain",
@@ -151,6 +173,7 @@ async fn bad_requests(host: Host) {
         )
         .await;
         assert_eq!(answer.status, 415, "{content_type}: {answer:?}");
+        assert_plain(&answer);
     }
     let answer = h2(addr, post.clone(), CHECK, &[], good.clone()).await;
     assert_eq!(answer.status, 415, "no content type: {answer:?}");

@@ -110,7 +110,6 @@ use bytes::Bytes;
 use health_core::{Probe, Registry};
 use http::header::{self, HeaderValue};
 use http::{Method, StatusCode};
-use http_body_util::Full;
 use tonic::codegen::{Body, BoxFuture, StdError};
 use tonic::server::NamedService;
 use tonic::{Request, Response, Status};
@@ -120,6 +119,7 @@ use self::names::Names;
 use self::pb::health_server::{Health, HealthServer, SERVICE_NAME};
 use self::pb::{HealthCheckRequest, HealthCheckResponse, HealthListRequest, HealthListResponse};
 use self::watch::{WatchStream, Watchers};
+use crate::render::{TEXT, respond};
 
 /// The protocol's bound on List: more names than this fail with `RESOURCE_EXHAUSTED`.
 const MAX_LIST: usize = 100;
@@ -438,14 +438,7 @@ fn refusal<B>(request: &http::Request<B>) -> Option<http::Response<tonic::body::
     None
 }
 
+/// A plain-text answer, with the headers of every other answer of this crate.
 fn plain(status: StatusCode, body: &'static str) -> http::Response<tonic::body::Body> {
-    let mut response = http::Response::new(tonic::body::Body::new(Full::new(Bytes::from_static(
-        body.as_bytes(),
-    ))));
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    response
+    respond(status, TEXT, Bytes::from_static(body.as_bytes()), false).map(tonic::body::Body::new)
 }
