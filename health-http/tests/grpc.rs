@@ -21,6 +21,12 @@ on_every_host!(
     a_watcher_that_never_reads_gets_the_latest_status_not_every_flip,
 );
 
+// What only `serve` does: one port for HTTP/1.1 and gRPC, and its drain.
+on_hosts!([Serve, Spawned] =>
+    http_and_grpc_share_one_port,
+    serve_ends_watches_so_they_never_hold_the_drain,
+);
+
 use std::time::Duration;
 
 use health_core::{CheckHandle, CheckSpec, ManualClock, Registry, RegistryBuilder};
@@ -631,30 +637,6 @@ async fn serve_ends_watches_so_they_never_hold_the_drain(host: Host) {
     }
     within(shut_down).await.unwrap();
     assert_eq!(app.registry.phase(), health_core::Phase::Stopped);
-}
-
-mod one_port {
-    use crate::common::grpc::Host;
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn http_and_grpc_share_one_port_serve() {
-        super::http_and_grpc_share_one_port(Host::Serve).await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn http_and_grpc_share_one_port_spawned() {
-        super::http_and_grpc_share_one_port(Host::Spawned).await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn serve_ends_watches_so_they_never_hold_the_drain_serve() {
-        super::serve_ends_watches_so_they_never_hold_the_drain(Host::Serve).await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn serve_ends_watches_so_they_never_hold_the_drain_spawned() {
-        super::serve_ends_watches_so_they_never_hold_the_drain(Host::Spawned).await;
-    }
 }
 
 /// `serve` given the gRPC service of another registry (a mistake it warns about): the

@@ -17,6 +17,8 @@ use http::{Method, Request};
 use crate::common::grpc::{GrpcServer, Host, check, client, start, start_with, within};
 use crate::common::{blocking, connect, get, is_closed};
 
+on_hosts!([Serve, Tonic] => bad_grpc_requests_get_clear_errors);
+
 const CHECK: &str = "/grpc.health.v1.Health/Check";
 
 /// A healthy registry, served with gRPC by `host`.
@@ -147,7 +149,7 @@ fn assert_plain(answer: &Answer) {
 
 /// Requests that reach the gRPC service but are not gRPC, or not well-formed gRPC.
 #[allow(clippy::too_many_lines, reason = "one table of cases")]
-async fn bad_requests(host: Host) {
+async fn bad_grpc_requests_get_clear_errors(host: Host) {
     let server = server(host, Duration::from_secs(5)).await;
     let addr = server.addr;
     let post = Method::POST;
@@ -279,16 +281,6 @@ async fn bad_requests(host: Host) {
 
     still_answers(addr, host).await;
     server.shut_down().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bad_grpc_requests_get_clear_errors_on_serve() {
-    bad_requests(Host::Serve).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bad_grpc_requests_get_clear_errors_mounted_in_tonic() {
-    bad_requests(Host::Tonic).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

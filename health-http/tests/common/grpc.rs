@@ -180,30 +180,45 @@ pub async fn next(stream: &mut Streaming<HealthCheckResponse>) -> Option<Serving
         .map(|response| response.status())
 }
 
-/// Generates, for an `async fn name(host: Host)`, a test `name::tonic`, `name::serve`
-/// and `name::spawned`, one per [`Host`].
+/// Generates, for each `async fn name(host: Host)`, one test per listed [`Host`]:
+/// `on_hosts!([Serve, Spawned] => name)` makes `name::serve` and `name::spawned`.
 #[macro_export]
-macro_rules! on_every_host {
-    ($($name:ident),* $(,)?) => {$(
+macro_rules! on_hosts {
+    ($hosts:tt => $($name:ident),* $(,)?) => {$(
         mod $name {
-            use $crate::common::grpc::Host;
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn tonic() {
-                super::$name(Host::Tonic).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn serve() {
-                super::$name(Host::Serve).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn spawned() {
-                super::$name(Host::Spawned).await;
-            }
+            $crate::on_hosts!(@tests $name $hosts);
         }
     )*};
+    (@tests $name:ident [$($host:ident),+ $(,)?]) => {$(
+        $crate::on_hosts!(@test $name $host);
+    )+};
+    // One arm per host: `macro_rules!` cannot make the test's lower-case name itself.
+    (@test $name:ident Tonic) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn tonic() {
+            super::$name($crate::common::grpc::Host::Tonic).await;
+        }
+    };
+    (@test $name:ident Serve) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn serve() {
+            super::$name($crate::common::grpc::Host::Serve).await;
+        }
+    };
+    (@test $name:ident Spawned) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn spawned() {
+            super::$name($crate::common::grpc::Host::Spawned).await;
+        }
+    };
+}
+
+/// [`on_hosts!`] on every [`Host`]: `name::tonic`, `name::serve` and `name::spawned`.
+#[macro_export]
+macro_rules! on_every_host {
+    ($($name:ident),* $(,)?) => {
+        $crate::on_hosts!([Tonic, Serve, Spawned] => $($name),*);
+    };
 }
 
 /// Waits (within [`WITHIN`]) until `condition` holds, yielding to the runtime between
