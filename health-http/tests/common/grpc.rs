@@ -221,9 +221,16 @@ macro_rules! on_every_host {
     };
 }
 
-/// Waits (within [`WITHIN`]) until `condition` holds, yielding to the runtime between
-/// looks: for state that changes on another task with nothing to await, such as a
-/// dropped stream's slot coming back.
+/// Waits (within [`WITHIN`]) until `condition` holds, looking again every millisecond:
+/// for state that changes on the server's tasks with nothing a client can await, such
+/// as the open-watch count when the server has processed a reset (or a new) stream.
+///
+/// Polling, not a sleep standing in for a signal: the test goes on as soon as the
+/// condition holds and fails if it never does; the sleep only paces the looks (a
+/// `yield_now` loop would spin a core the server needs). A real signal would be a
+/// change notification on `GrpcHealth`'s open-watch count, paid by every watch's open
+/// and close in production for tests alone: operators read the count as a gauge when
+/// they scrape (`open_watches`), and nothing in the server waits on it.
 pub async fn eventually(mut condition: impl FnMut() -> bool) {
     within(async {
         while !condition() {
