@@ -6,8 +6,7 @@ mod common;
 use std::io::Write as _;
 use std::time::Duration;
 
-use common::{Reaction, blocking, connect, get, is_closed, react, start};
-use health_core::{CheckSpec, Registry};
+use common::{Reaction, blocking, connect, get, is_closed, react, registry_with_db, start};
 
 /// One kind of bad traffic and what the server must make of it.
 struct Case {
@@ -200,16 +199,9 @@ fn cases() -> Vec<Case> {
 
 #[tokio::test(start_paused = true)]
 async fn malformed_traffic_gets_4xx_or_a_close_and_the_server_keeps_answering() {
-    let mut builder = Registry::builder();
-    builder
-        .push(CheckSpec::new("db").readiness())
-        .unwrap()
-        .healthy();
+    let (registry, _db) = registry_with_db();
     let header_timeout = Duration::from_secs(5);
-    let server = start(builder.build(), |serve| {
-        serve.header_read_timeout(header_timeout)
-    })
-    .await;
+    let server = start(registry, |serve| serve.header_read_timeout(header_timeout)).await;
     let addr = server.addr;
 
     let cases = cases();

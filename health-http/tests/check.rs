@@ -1,45 +1,20 @@
 //! `HttpCheck`: credentials in its URL stay secret, and name lookups are bounded and never
 //! doubled. (Its answers to real servers are in `http.rs`.)
 
-use std::convert::Infallible;
+mod common;
+
 use std::io;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Mutex, mpsc};
 use std::time::Duration;
 
-use bytes::Bytes;
+use common::recording;
 use health_core::{Check, Resolver, Status};
 use health_http::HttpCheck;
-use http::{HeaderMap, Response, StatusCode, Uri};
-use http_body_util::Full;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use http::{StatusCode, Uri};
 use tokio::net::TcpListener;
 
 const SECRET: &str = "s3cret";
-
-/// A server that answers every request with `status` and keeps each request's headers.
-async fn recording(status: StatusCode) -> (SocketAddr, Arc<Mutex<Vec<HeaderMap>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let recorded = Arc::clone(&seen);
-    tokio::spawn(async move {
-        loop {
-            let (stream, _) = listener.accept().await.unwrap();
-            let recorded = Arc::clone(&recorded);
-            let service = service_fn(move |request: http::Request<_>| {
-                recorded.lock().unwrap().push(request.headers().clone());
-                let mut response = Response::new(Full::new(Bytes::from_static(b"x")));
-                *response.status_mut() = status;
-                async move { Ok::<_, Infallible>(response) }
-            });
-            tokio::spawn(http1::Builder::new().serve_connection(TokioIo::new(stream), service));
-        }
-    });
-    (addr, seen)
-}
 
 fn with_credentials(addr: SocketAddr, path: &str) -> HttpCheck {
     let uri: Uri = format!("http://monitor:{SECRET}@{addr}{path}")

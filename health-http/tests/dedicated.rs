@@ -6,34 +6,18 @@ mod common;
 
 use std::future::IntoFuture as _;
 use std::io::{Read as _, Write as _};
-use std::sync::mpsc;
 use std::time::Duration;
 
-use common::{connect, get, request};
-use health_core::{CheckHandle, CheckSpec, Phase, Registry};
-use health_http::{HealthService, ProbeServer, serve};
-
-fn registry_with_db() -> (Registry, CheckHandle) {
-    let mut builder = Registry::builder();
-    let db = builder.push(CheckSpec::new("db").readiness()).unwrap();
-    db.healthy();
-    (builder.build(), db)
-}
-
-fn spawn_dedicated(registry: &Registry, drain: Duration) -> ProbeServer {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    serve(listener, HealthService::new(registry.clone()))
-        .drain_delay(drain)
-        .spawn()
-        .unwrap()
-}
+use common::{blocking, connect, get, registry_with_db, request, spawn_dedicated, zero_drain};
+use health_core::Phase;
+use health_http::{HealthService, serve};
 
 /// The test's own runtime has one thread, and the test blocks it: whatever is served on
 /// it cannot answer, the dedicated server does.
 #[tokio::test(flavor = "current_thread")]
 async fn answers_while_the_application_runtime_is_blocked() {
     let (registry, _db) = registry_with_db();
-    let probes = spawn_dedicated(&registry, Duration::ZERO);
+    let probes = spawn_dedicated(HealthService::new(registry.clone()), zero_drain);
     let on_runtime = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let on_runtime_addr = on_runtime.local_addr().unwrap();
     let shared =
@@ -69,7 +53,9 @@ fn shutdown_fails_readiness_at_once_then_drains_and_stops() {
     let (registry, _db) = registry_with_db();
     // A drain long enough to probe during it; the handle is dropped at the end, which
     // shuts the server down on its own.
-    let probes = spawn_dedicated(&registry, Duration::from_hours(1));
+    let probes = spawn_dedicated(HealthService::new(registry.clone()), |serve| {
+        serve.drain_delay(Duration::from_hours(1))
+    });
     let addr = probes.local_addr();
     assert_eq!(get(addr, "/readyz").status, 200);
 
@@ -92,7 +78,7 @@ fn shutdown_fails_readiness_at_once_then_drains_and_stops() {
 #[test]
 fn shutdown_joins_once_drained_and_the_listener_is_closed() {
     let (registry, _db) = registry_with_db();
-    let probes = spawn_dedicated(&registry, Duration::ZERO);
+    let probes = spawn_dedicated(HealthService::new(registry.clone()), zero_drain);
     let addr = probes.local_addr();
     // A keep-alive connection, idle when the shutdown comes: it is closed, not waited for.
     let mut kept = connect(addr);
@@ -112,7 +98,7 @@ fn shutdown_joins_once_drained_and_the_listener_is_closed() {
 #[test]
 fn dropping_the_handle_shuts_the_server_down() {
     let (registry, _db) = registry_with_db();
-    let probes = spawn_dedicated(&registry, Duration::ZERO);
+    let probes = spawn_dedicated(HealthService::new(registry.clone()), zero_drain);
     let addr = probes.local_addr();
     drop(probes);
     assert!(
@@ -141,14 +127,11 @@ fn dropping_the_handle_shuts_the_server_down() {
 fn the_graceful_shutdown_signal_stops_a_spawned_server_too() {
     let (registry, _db) = registry_with_db();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let probes = serve(listener, HealthService::new(registry.clone()))
-        .drain_delay(Duration::ZERO)
-        .with_graceful_shutdown(async {
+    let probes = spawn_dedicated(HealthService::new(registry.clone()), |serve| {
+        zero_drain(serve).with_graceful_shutdown(async {
             stopped.await.ok();
         })
-        .spawn()
-        .unwrap();
+    });
     stop.send(()).unwrap();
     probes.join(); // returns: the signal, not the handle, stopped it
     assert_eq!(registry.phase(), Phase::Stopped);
@@ -178,12 +161,9 @@ fn a_tokio_listener_outlives_the_runtime_that_bound_it() {
 #[test]
 fn hardening_applies_the_header_size_limit() {
     let (registry, _db) = registry_with_db();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let probes = serve(listener, HealthService::new(registry))
-        .drain_delay(Duration::ZERO)
-        .max_header_size(1024)
-        .spawn()
-        .unwrap();
+    let probes = spawn_dedicated(HealthService::new(registry), |serve| {
+        zero_drain(serve).max_header_size(1024)
+    });
     let big = format!(
         "GET /livez HTTP/1.1\r\nHost: p\r\nX-Big: {}\r\n\r\n",
         "a".repeat(2048)
@@ -198,15 +178,9 @@ fn hardening_applies_the_header_size_limit() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spawns_and_stops_from_inside_an_application_runtime() {
     let (registry, _db) = registry_with_db();
-    let probes = spawn_dedicated(&registry, Duration::ZERO);
-    let (sent, received) = mpsc::channel();
+    let probes = spawn_dedicated(HealthService::new(registry.clone()), zero_drain);
     let addr = probes.local_addr();
-    tokio::task::spawn_blocking(move || sent.send(get(addr, "/livez").status).unwrap())
-        .await
-        .unwrap();
-    assert_eq!(received.recv().unwrap(), 200);
-    tokio::task::spawn_blocking(move || probes.shutdown())
-        .await
-        .unwrap();
+    assert_eq!(blocking(move || get(addr, "/livez").status).await, 200);
+    blocking(move || probes.shutdown()).await;
     assert_eq!(registry.phase(), Phase::Stopped);
 }

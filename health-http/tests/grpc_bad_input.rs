@@ -9,13 +9,12 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
-use health_core::{CheckSpec, Registry};
 use health_http::grpc::GrpcHealth;
 use health_http::grpc::pb::health_check_response::ServingStatus;
 use http::{Method, Request};
 
 use crate::common::grpc::{GrpcServer, Host, check, client, start, start_with, within};
-use crate::common::{blocking, connect, get, is_closed};
+use crate::common::{blocking, connect, get, is_closed, registry_with_db};
 
 on_hosts!([Serve, Tonic] => bad_grpc_requests_get_clear_errors);
 
@@ -23,12 +22,8 @@ const CHECK: &str = "/grpc.health.v1.Health/Check";
 
 /// A healthy registry, served with gRPC by `host`.
 async fn server(host: Host, header_read_timeout: Duration) -> GrpcServer {
-    let mut builder = Registry::builder();
-    builder
-        .push(CheckSpec::new("db").readiness())
-        .unwrap()
-        .healthy();
-    let health = GrpcHealth::new(builder.build()).unwrap();
+    let (registry, _db) = registry_with_db();
+    let health = GrpcHealth::new(registry).unwrap();
     start_with(host, health, |serve| {
         serve.header_read_timeout(header_read_timeout)
     })
@@ -423,10 +418,7 @@ fn hpack(headers: &[(&str, &str)]) -> Vec<u8> {
 /// at its flow-control windows, and everyone else is answered meanwhile.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_never_reads_holds_up_nobody() {
-    let mut builder = Registry::builder();
-    let db = builder.push(CheckSpec::new("db").readiness()).unwrap();
-    let registry = builder.build();
-    db.healthy();
+    let (registry, db) = registry_with_db();
     let server = start(Host::Serve, GrpcHealth::new(registry).unwrap()).await;
     let addr = server.addr;
     let mut bytes = PREFACE.to_vec();

@@ -4,39 +4,25 @@
 
 mod common;
 
-use std::convert::Infallible;
 use std::io::Write as _;
 use std::time::Duration;
 
-use bytes::Bytes;
-use common::{Server, blocking, connect, get, is_closed, read_response, start};
-use health_core::{Check as _, CheckHandle, CheckSpec, Phase, Registry, Status};
+use common::{
+    Server, blocking, connect, get, is_closed, read_response, recording, registry_with_db, start,
+    zero_drain,
+};
+use health_core::{Check as _, Phase, Status};
 use health_http::HttpCheck;
-use http::{Response, StatusCode, Uri};
-use http_body_util::Full;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use http::{StatusCode, Uri};
 use tokio::net::TcpListener;
 use tokio::time::timeout;
 
 /// Bounds a whole test that uses real time.
 const TEST_TIMEOUT: Duration = Duration::from_secs(30);
 
-fn registry_with_db() -> (Registry, CheckHandle) {
-    let mut builder = Registry::builder();
-    let db = builder.push(CheckSpec::new("db").readiness()).unwrap();
-    db.healthy();
-    (builder.build(), db)
-}
-
 async fn stop(mut server: Server) {
     server.stop.take().unwrap().send(()).unwrap();
     timeout(TEST_TIMEOUT, server.task).await.unwrap().unwrap();
-}
-
-fn zero_drain(serve: health_http::Serve) -> health_http::Serve {
-    serve.drain_delay(Duration::ZERO)
 }
 
 #[tokio::test]
@@ -317,23 +303,6 @@ async fn the_connection_bound_evicts_the_oldest_so_probes_get_through() {
     stop(server).await;
 }
 
-async fn answer_with(status: StatusCode) -> std::net::SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let (stream, _) = listener.accept().await.unwrap();
-            let service = service_fn(move |_| async move {
-                let mut response = Response::new(Full::new(Bytes::from_static(b"x")));
-                *response.status_mut() = status;
-                Ok::<_, Infallible>(response)
-            });
-            tokio::spawn(http1::Builder::new().serve_connection(TokioIo::new(stream), service));
-        }
-    });
-    addr
-}
-
 fn http_check(addr: std::net::SocketAddr, path: &str) -> HttpCheck {
     let uri: Uri = format!("http://{addr}{path}").parse().unwrap();
     HttpCheck::new(uri).timeout(TEST_TIMEOUT)
@@ -358,12 +327,12 @@ async fn http_check_is_healthy_on_2xx_and_3xx_and_unhealthy_otherwise() {
     assert_eq!(report.reason(), Some(reason.as_str()));
     stop(server).await;
 
-    let redirect = answer_with(StatusCode::FOUND).await;
+    let (redirect, _) = recording(StatusCode::FOUND).await;
     assert_eq!(
         http_check(redirect, "/").check().await.status(),
         Status::Healthy
     );
-    let error = answer_with(StatusCode::NOT_FOUND).await;
+    let (error, _) = recording(StatusCode::NOT_FOUND).await;
     assert_eq!(
         http_check(error, "/").check().await.status(),
         Status::Unhealthy

@@ -9,7 +9,7 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{blocking, get, request};
+use common::{blocking, get, spawn_dedicated, zero_drain};
 use health_core::{CheckSpec, PrometheusCollector, Registry};
 use health_http::{HealthService, serve};
 use http::{Request, StatusCode};
@@ -129,28 +129,16 @@ async fn metrics_are_served_over_tcp_and_by_the_dedicated_probe_server() {
     );
     served.abort();
 
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let probes = serve(listener, service)
-        .drain_delay(Duration::ZERO)
-        .spawn()
-        .unwrap();
+    let probes = spawn_dedicated(service, zero_drain);
     let addr = probes.local_addr();
-    let answer = blocking(move || {
-        request(
-            addr,
-            "GET /metrics HTTP/1.1\r\nHost: probe\r\nConnection: close\r\n\r\n",
-        )
-    })
-    .await;
+    let answer = blocking(move || get(addr, "/metrics")).await;
     assert_eq!(answer.status, 200, "{}", answer.body);
     assert!(
         answer
             .body
             .contains(r#"health_check_status{check="db",state="healthy"} 1"#)
     );
-    tokio::task::spawn_blocking(move || probes.shutdown())
-        .await
-        .unwrap();
+    blocking(move || probes.shutdown()).await;
 }
 
 /// A collector with a bug: it fails every scrape.
@@ -185,11 +173,9 @@ async fn a_failing_collector_is_a_500_and_the_probes_keep_answering() {
 #[cfg(feature = "axum")]
 #[tokio::test]
 async fn the_axum_router_includes_metrics_when_served() {
-    use tower::ServiceExt as _;
-
     async fn status(app: axum::Router, uri: &str) -> StatusCode {
         let request = Request::get(uri).body(axum::body::Body::empty()).unwrap();
-        app.oneshot(request).await.unwrap().status()
+        common::send(&app, request).await.0
     }
 
     let (service, _db) = service();

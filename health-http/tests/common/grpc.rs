@@ -82,33 +82,21 @@ pub async fn start_with(
     if host == Host::Tonic {
         return start_tonic(health).await;
     }
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let serve = configure(
-        health_http::serve(
-            listener,
-            health_http::HealthService::new(health.registry().clone()),
-        )
-        .drain_delay(Duration::ZERO),
-    )
-    .grpc(health.clone());
-    let (stop, stopped) = oneshot::channel::<()>();
-    let serve = serve.with_graceful_shutdown(async {
-        stopped.await.ok();
-    });
-    let (task, probes) = if host == Host::Serve {
-        (
-            Some(tokio::spawn(std::future::IntoFuture::into_future(serve))),
-            None,
-        )
+    let registry = health.registry().clone();
+    let grpc = health.clone();
+    let configure = move |serve: health_http::Serve| configure(super::zero_drain(serve)).grpc(grpc);
+    let (addr, stop, task, probes) = if host == Host::Serve {
+        let server = super::start(registry, configure).await;
+        (server.addr, server.stop, Some(server.task), None)
     } else {
-        (None, Some(serve.spawn().unwrap()))
+        let probes = super::spawn_dedicated(health_http::HealthService::new(registry), configure);
+        (probes.local_addr(), None, None, Some(probes))
     };
     GrpcServer {
         addr,
         health,
         host,
-        stop: Some(stop),
+        stop,
         task,
         probes,
     }

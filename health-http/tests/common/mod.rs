@@ -10,17 +10,23 @@
 #[cfg(feature = "grpc")]
 pub mod grpc;
 
+use std::convert::Infallible;
 use std::future::IntoFuture as _;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
-use health_core::Registry;
-use health_http::{HealthService, Serve, serve};
+use bytes::Bytes;
+use health_core::{CheckHandle, CheckSpec, Registry};
+use health_http::{HealthService, ProbeServer, Serve, serve};
 use http::{HeaderMap, StatusCode};
-use http_body_util::BodyExt as _;
+use http_body_util::{BodyExt as _, Full};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -28,6 +34,19 @@ use tower::ServiceExt as _;
 
 /// The bound on any one socket read, in real time.
 pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A registry with one readiness check, `db`, healthy; and its handle.
+pub fn registry_with_db() -> (Registry, CheckHandle) {
+    let mut builder = Registry::builder();
+    let db = builder.push(CheckSpec::new("db").readiness()).unwrap();
+    db.healthy();
+    (builder.build(), db)
+}
+
+/// No drain delay: for tests that shut a server down and need not probe the drain.
+pub fn zero_drain(serve: Serve) -> Serve {
+    serve.drain_delay(Duration::ZERO)
+}
 
 /// A running `serve` and the means to stop it.
 pub struct Server {
@@ -52,6 +71,42 @@ pub async fn start(registry: Registry, configure: impl FnOnce(Serve) -> Serve) -
         stop: Some(stop),
         task: tokio::spawn(server.into_future()),
     }
+}
+
+/// Serves `service` on a fresh loopback port on the probe server's own thread
+/// (`Serve::spawn`), configured by `configure`.
+pub fn spawn_dedicated<F>(
+    service: HealthService,
+    configure: impl FnOnce(Serve) -> Serve<F>,
+) -> ProbeServer
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    configure(serve(listener, service)).spawn().unwrap()
+}
+
+/// A server, not ours, that answers every request with `status` and keeps each
+/// request's headers: the far end of an `HttpCheck`.
+pub async fn recording(status: StatusCode) -> (SocketAddr, Arc<Mutex<Vec<HeaderMap>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let recorded = Arc::clone(&seen);
+    tokio::spawn(async move {
+        loop {
+            let (stream, _) = listener.accept().await.unwrap();
+            let recorded = Arc::clone(&recorded);
+            let service = service_fn(move |request: http::Request<_>| {
+                recorded.lock().unwrap().push(request.headers().clone());
+                let mut response = http::Response::new(Full::new(Bytes::from_static(b"x")));
+                *response.status_mut() = status;
+                async move { Ok::<_, Infallible>(response) }
+            });
+            tokio::spawn(http1::Builder::new().serve_connection(TokioIo::new(stream), service));
+        }
+    });
+    (addr, seen)
 }
 
 /// Sends `request` to the axum application `app` in process; returns its answer's
